@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IDripFeed} from "./interfaces/IDripFeed.sol";
+import {PayoutRule} from "./libraries/PayoutRule.sol";
+import {Agreement, DebitNoteAcceptance, Pool, SignedAcceptance, Status, Terms} from "./types/DataTypes.sol";
+
+/// @title DripFeed
+/// @notice Funded escrow that keeps paying Golem providers while the requestor is offline. One immutable
+/// singleton per chain: no admin, no fees, no upgrades.
+/// @dev Storage is packed so that the hot paths (`settle`, `claim`) read four agreement slots, one grant slot and
+/// two pool slots, and write one agreement slot and one pool slot.
+contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /*//////////////////////////////////////////////////////////////
+                          CONSTANTS AND STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Permission to sign debit-note acceptances for the pool's agreements.
+    uint8 public constant ACCEPT = 1;
+    /// @notice Permission to terminate the pool's agreements.
+    uint8 public constant TERMINATE = 2;
+    /// @notice Permission to open agreements and raise budgets, within the grant's allowance bucket.
+    uint8 public constant OPEN = 4;
+
+    /// @notice The EIP-712 type hash of `DebitNoteAcceptance`.
+    bytes32 public constant ACCEPTANCE_TYPEHASH =
+        keccak256(
+            "DebitNoteAcceptance(bytes32 poolId,bytes32 agreementId,bytes32 debitNoteId,uint256 totalAccepted,uint256 deadline)"
+        );
+
+    /// @notice Golem's debit-note interval bounds (`golem.com.scheme.payu.debit-note.interval-sec`).
+    uint32 public constant MIN_DEBIT_NOTE_INTERVAL = 120;
+    uint32 public constant MAX_DEBIT_NOTE_INTERVAL = 900;
+    /// @notice Golem's payment timeout bound (`golem.com.scheme.payu.payment-timeout-sec`, at most 24 h).
+    uint32 public constant MAX_PAYMENT_TIMEOUT = 86_400;
+
+    uint8 private constant ALL_PERMISSIONS = ACCEPT | TERMINATE | OPEN;
+
+    /// @dev `InvalidTerms` reasons.
+    uint8 private constant BAD_BUDGET = 1;
+    uint8 private constant BAD_UPFRONT = 2;
+    uint8 private constant BAD_STREAM_RATE = 3;
+    uint8 private constant BAD_INTERVAL = 4;
+    uint8 private constant BAD_TIMEOUT = 5;
+    uint8 private constant BAD_PROVIDER = 6;
+    uint8 private constant BUDGET_OVERFLOW = 7;
+
+    /// @dev Three slots: owner, token, then both amounts together because every payout changes both.
+    struct PoolRecord {
+        address owner;
+        IERC20 token;
+        uint128 balance;
+        uint128 locked;
+    }
+
+    /// @dev Slot 0 holds everything `settle` needs besides amounts, and everything `openAgreement` must write
+    /// besides amounts, so an agreement opens with three new slots (two without rates). `terminatedAt` lives in the
+    /// last slot, read only once the agreement is terminated. `hasRates` lets acceptance-only agreements skip the
+    /// rate slot. Interval (<= 900) and timeout (<= 86 400) fit 16 and 24 bits.
+    struct AgreementRecord {
+        // slot 0
+        address provider;
+        uint40 startedAt;
+        Status status;
+        uint16 debitNoteInterval;
+        uint24 paymentTimeout;
+        bool hasRates;
+        // slot 1
+        uint128 paid;
+        uint128 acceptedTotal;
+        // slot 2
+        uint128 budget;
+        uint128 upfront;
+        // slot 3
+        uint128 maxRate;
+        uint128 streamRate;
+        // slot 4
+        uint40 terminatedAt;
+        bool terminatedByProvider;
+    }
+
+    /// @dev Slot 0 is all an acceptance check reads; slot 1 is read only when the OPEN bucket is used.
+    struct GrantRecord {
+        uint8 permissions;
+        uint40 validUntil;
+        uint40 refilledAt;
+        uint128 level;
+        uint128 openAllowance;
+        uint128 openRefillRate;
+    }
+
+    mapping(bytes32 poolId => PoolRecord) private _pools;
+    mapping(bytes32 poolId => mapping(address grantee => GrantRecord)) private _grants;
+    mapping(bytes32 poolId => mapping(bytes32 agreementId => AgreementRecord)) private _agreements;
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    constructor() EIP712("DripFeed", "1") {}
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IDripFeed
+    function poolIdOf(address owner, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(owner, salt));
+    }
+
+    /// @inheritdoc IDripFeed
+    function getPool(bytes32 poolId) external view returns (Pool memory) {
+        PoolRecord storage pool = _pools[poolId];
+        return Pool({owner: pool.owner, token: pool.token, balance: pool.balance, locked: pool.locked});
+    }
+
+    /// @inheritdoc IDripFeed
+    function grantOf(
+        bytes32 poolId,
+        address grantee
+    ) external view returns (uint8 permissions, uint40 validUntil, uint256 openAllowanceNow) {
+        GrantRecord storage grant = _grants[poolId][grantee];
+        return (grant.permissions, grant.validUntil, _allowanceNow(grant));
+    }
+
+    /// @inheritdoc IDripFeed
+    function getAgreement(bytes32 poolId, bytes32 agreementId) external view returns (Agreement memory) {
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        return
+            Agreement({
+                provider: a.provider,
+                status: a.status,
+                startedAt: a.startedAt,
+                terminatedAt: a.terminatedAt,
+                terms: Terms({
+                    budget: a.budget,
+                    upfront: a.upfront,
+                    maxRate: a.maxRate,
+                    streamRate: a.streamRate,
+                    debitNoteInterval: a.debitNoteInterval,
+                    paymentTimeout: a.paymentTimeout
+                }),
+                paid: a.paid,
+                acceptedTotal: a.acceptedTotal
+            });
+    }
+
+    /// @inheritdoc IDripFeed
+    function claimable(bytes32 poolId, bytes32 agreementId) external view returns (uint256) {
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        Status status = a.status;
+        if (status == Status.None || status == Status.Released) return 0;
+        return _payable(a, status, a.acceptedTotal) - a.paid;
+    }
+
+    /// @inheritdoc IDripFeed
+    function acceptTimeoutOf(bytes32 poolId, bytes32 agreementId) external view returns (uint256) {
+        return 2 * uint256(_agreements[poolId][agreementId].debitNoteInterval);
+    }
+
+    /// @inheritdoc IDripFeed
+    function acceptanceDigest(DebitNoteAcceptance calldata acceptance) external view returns (bytes32) {
+        return _acceptanceDigest(acceptance);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          POOLS (STATE-CHANGING)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IDripFeed
+    function createPool(IERC20 token, bytes32 salt) external nonReentrant returns (bytes32 poolId) {
+        // Check: a token that is a contract, and a fresh id.
+        if (address(token) == address(0)) revert ZeroAddress();
+        if (address(token).code.length == 0) revert UnsupportedToken(address(token));
+        poolId = poolIdOf(msg.sender, salt);
+        PoolRecord storage pool = _pools[poolId];
+        if (pool.owner != address(0)) revert PoolExists(poolId);
+
+        // Effect: record the pool.
+        pool.owner = msg.sender;
+        pool.token = token;
+        emit PoolCreated(poolId, msg.sender, token, salt);
+    }
+
+    /// @inheritdoc IDripFeed
+    function fund(bytes32 poolId, uint256 amount) external nonReentrant {
+        _fund(poolId, amount);
+    }
+
+    /// @inheritdoc IDripFeed
+    function fundWithPermit(
+        bytes32 poolId,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant {
+        IERC20 token = _pools[poolId].token;
+        if (address(token) == address(0)) revert PoolNotFound(poolId);
+        // Interaction: a permit already used by a front-runner reverts here; the allowance it set still lets the
+        // transfer below succeed, and without allowance `transferFrom` reverts with the token's own error.
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _fund(poolId, amount);
+    }
+
+    /// @inheritdoc IDripFeed
+    function withdraw(bytes32 poolId, uint256 amount, address to) external nonReentrant {
+        // Check: owner, a real amount and recipient, within the free balance.
+        PoolRecord storage pool = _ownedPool(poolId);
+        if (amount == 0) revert ZeroAmount();
+        if (to == address(0)) revert ZeroAddress();
+        uint256 balance = pool.balance;
+        uint256 free = balance - pool.locked;
+        if (amount > free) revert InsufficientFreeBalance(free, amount);
+
+        // Effect: the free balance shrinks; `amount <= balance < 2^128`.
+        pool.balance = uint128(balance - amount);
+
+        // Interaction: pay out.
+        pool.token.safeTransfer(to, amount);
+        emit PoolWithdrawn(poolId, to, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          GRANTS (STATE-CHANGING)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IDripFeed
+    function setGrant(
+        bytes32 poolId,
+        address grantee,
+        uint8 permissions,
+        uint40 validUntil,
+        uint128 openAllowance,
+        uint128 openRefillRate
+    ) external nonReentrant {
+        // Check: owner, a real grantee, known permission bits.
+        _ownedPool(poolId);
+        if (grantee == address(0)) revert ZeroAddress();
+        if (permissions & ~ALL_PERMISSIONS != 0) revert InvalidPermissions(permissions);
+
+        // Effect: replace the grant; the bucket starts full. Revoking clears it entirely.
+        if (permissions == 0) {
+            delete _grants[poolId][grantee];
+        } else {
+            _grants[poolId][grantee] = GrantRecord({
+                permissions: permissions,
+                validUntil: validUntil,
+                refilledAt: uint40(block.timestamp),
+                level: openAllowance,
+                openAllowance: openAllowance,
+                openRefillRate: openRefillRate
+            });
+        }
+        emit GrantSet(poolId, grantee, permissions, validUntil, openAllowance, openRefillRate);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                        AGREEMENTS (STATE-CHANGING)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IDripFeed
+    function openAgreement(
+        bytes32 poolId,
+        bytes32 agreementId,
+        address provider,
+        Terms calldata terms
+    ) external nonReentrant {
+        // Check: the caller may open, the terms are valid and the id is fresh.
+        (PoolRecord storage pool, address owner) = _poolForOpen(poolId);
+        _validateTerms(terms, provider, owner);
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        if (a.status != Status.None) revert AgreementExists(poolId, agreementId);
+
+        // Effect: lock the budget (spending the grantee's bucket), then record the agreement.
+        _lock(pool, poolId, owner, terms.budget);
+        bool hasRates = terms.maxRate != 0 || terms.streamRate != 0;
+        a.provider = provider;
+        a.startedAt = uint40(block.timestamp);
+        a.status = Status.Active;
+        a.debitNoteInterval = uint16(terms.debitNoteInterval);
+        a.paymentTimeout = uint24(terms.paymentTimeout);
+        a.hasRates = hasRates;
+        a.budget = terms.budget;
+        a.upfront = terms.upfront;
+        if (hasRates) {
+            a.maxRate = terms.maxRate;
+            a.streamRate = terms.streamRate;
+        }
+        emit AgreementOpened(poolId, agreementId, provider, terms);
+    }
+
+    /// @inheritdoc IDripFeed
+    function increaseBudget(bytes32 poolId, bytes32 agreementId, uint128 amount) external nonReentrant {
+        // Check: a real amount, the caller may open, the agreement is active and its budget stays in 128 bits.
+        if (amount == 0) revert ZeroAmount();
+        (PoolRecord storage pool, address owner) = _poolForOpen(poolId);
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        _requireActive(a.status);
+        uint256 budget = uint256(a.budget) + amount;
+        if (budget > type(uint128).max) revert InvalidTerms(BUDGET_OVERFLOW);
+
+        // Effect: lock more from the free balance.
+        _lock(pool, poolId, owner, amount);
+        a.budget = uint128(budget);
+        emit BudgetIncreased(poolId, agreementId, amount);
+    }
+
+    /// @inheritdoc IDripFeed
+    function terminate(bytes32 poolId, bytes32 agreementId) external nonReentrant {
+        // Check: active, and the caller is the provider, the owner or a TERMINATE grantee.
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        _requireActive(a.status);
+        bool byProvider = msg.sender == a.provider;
+        if (!byProvider && msg.sender != _pools[poolId].owner && !_hasValidGrant(poolId, msg.sender, TERMINATE)) {
+            revert NotAuthorized(poolId, msg.sender, TERMINATE);
+        }
+
+        // Effect: freeze the clock and open the claim window.
+        a.status = Status.Terminated;
+        a.terminatedAt = uint40(block.timestamp);
+        a.terminatedByProvider = byProvider;
+        emit AgreementTerminated(poolId, agreementId, msg.sender);
+    }
+
+    /// @inheritdoc IDripFeed
+    function release(bytes32 poolId, bytes32 agreementId) external nonReentrant {
+        // Check: terminated, and the claim window has passed unless the provider itself terminated.
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        Status status = a.status;
+        if (status == Status.None) revert AgreementNotFound();
+        if (status != Status.Terminated) revert AgreementNotActive();
+        if (!a.terminatedByProvider) {
+            uint256 windowEnd = uint256(a.terminatedAt) + a.paymentTimeout;
+            if (block.timestamp <= windowEnd) revert ClaimWindowOpen(windowEnd);
+        }
+
+        // Effect: what was never paid goes back to the pool's free balance.
+        uint256 refunded = uint256(a.budget) - a.paid;
+        a.status = Status.Released;
+        PoolRecord storage pool = _pools[poolId];
+        pool.locked -= uint128(refunded);
+        emit AgreementReleased(poolId, agreementId, refunded);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                       ACCEPTANCES (STATE-CHANGING)
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IDripFeed
+    function settle(
+        DebitNoteAcceptance calldata acceptance,
+        address signer,
+        bytes calldata signature
+    ) external nonReentrant returns (uint256 paid) {
+        bytes4 failure;
+        (paid, failure) = _settle(acceptance, signer, signature, true);
+        if (failure != 0) _revertWith(failure);
+    }
+
+    /// @inheritdoc IDripFeed
+    function settleBatch(SignedAcceptance[] calldata items) external nonReentrant returns (uint256[] memory paid) {
+        uint256 count = items.length;
+        paid = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            SignedAcceptance calldata item = items[i];
+            bytes4 failure;
+            (paid[i], failure) = _settle(item.acceptance, item.signer, item.signature, false);
+            if (failure != 0) {
+                emit SettlementFailed(
+                    item.acceptance.poolId,
+                    item.acceptance.agreementId,
+                    item.acceptance.debitNoteId,
+                    failure
+                );
+            }
+        }
+    }
+
+    /// @inheritdoc IDripFeed
+    function claim(bytes32 poolId, bytes32 agreementId) external nonReentrant returns (uint256 paid) {
+        // Check: an agreement that still owes something under the payout rule.
+        AgreementRecord storage a = _agreements[poolId][agreementId];
+        Status status = a.status;
+        if (status == Status.None) revert AgreementNotFound();
+        if (status == Status.Released) revert NothingToSettle();
+        uint256 paidBefore = a.paid;
+        uint256 payableNow = _payable(a, status, a.acceptedTotal);
+        paid = payableNow - paidBefore;
+        if (paid == 0) revert NothingToSettle();
+
+        // Effect: record the payout (payableNow <= budget < 2^128) and take it out of the pool.
+        a.paid = uint128(payableNow);
+        PoolRecord storage pool = _pools[poolId];
+        _debit(pool, paid);
+
+        // Interaction: pay the provider.
+        pool.token.safeTransfer(a.provider, paid);
+        emit Claimed(poolId, agreementId, paid);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                             INTERNAL VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev EIP-712 digest. The struct hash copies the five static words of the acceptance straight from calldata
+    /// behind the type hash instead of going through `abi.encode`.
+    function _acceptanceDigest(DebitNoteAcceptance calldata acceptance) internal view returns (bytes32) {
+        bytes32 structHash;
+        bytes32 typeHash = ACCEPTANCE_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), acceptance, 0xa0)
+            structHash := keccak256(ptr, 0xc0)
+        }
+        return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev The payout rule for a live or terminated agreement, given the accepted total to use.
+    function _payable(
+        AgreementRecord storage a,
+        Status status,
+        uint256 acceptedTotal
+    ) internal view returns (uint256) {
+        uint256 end = status == Status.Active ? block.timestamp : a.terminatedAt;
+        uint256 elapsed = end - a.startedAt;
+        uint256 budget = a.budget;
+        if (!a.hasRates) {
+            // No cap and no floor: `min(budget, acceptedTotal)`, without reading the rate slot.
+            return acceptedTotal < budget ? acceptedTotal : budget;
+        }
+        return PayoutRule.payableAmount(budget, a.upfront, a.maxRate, a.streamRate, acceptedTotal, elapsed);
+    }
+
+    /// @dev Whether `account` holds an unexpired grant with `permission`.
+    function _hasValidGrant(bytes32 poolId, address account, uint8 permission) internal view returns (bool) {
+        GrantRecord storage grant = _grants[poolId][account];
+        return grant.permissions & permission != 0 && block.timestamp <= grant.validUntil;
+    }
+
+    /// @dev The grantee's bucket level now.
+    function _allowanceNow(GrantRecord storage grant) internal view returns (uint256) {
+        return
+            PayoutRule.allowanceNow(
+                grant.level,
+                grant.openAllowance,
+                grant.openRefillRate,
+                block.timestamp - grant.refilledAt
+            );
+    }
+
+    /// @dev The pool, reverting unless it exists and the caller owns it.
+    function _ownedPool(bytes32 poolId) internal view returns (PoolRecord storage pool) {
+        pool = _pools[poolId];
+        address owner = pool.owner;
+        if (owner == address(0)) revert PoolNotFound(poolId);
+        if (owner != msg.sender) revert NotPoolOwner(poolId, msg.sender);
+    }
+
+    /// @dev The pool and its owner, reverting unless the caller is the owner or holds a valid OPEN grant.
+    function _poolForOpen(bytes32 poolId) internal view returns (PoolRecord storage pool, address owner) {
+        pool = _pools[poolId];
+        owner = pool.owner;
+        if (owner == address(0)) revert PoolNotFound(poolId);
+        if (msg.sender != owner && !_hasValidGrant(poolId, msg.sender, OPEN)) {
+            revert NotAuthorized(poolId, msg.sender, OPEN);
+        }
+    }
+
+    /// @dev The SPEC's validation of `Terms`, plus a provider that is not this contract (its payouts would stick).
+    function _validateTerms(Terms calldata terms, address provider, address owner) internal view {
+        if (terms.budget == 0) revert InvalidTerms(BAD_BUDGET);
+        if (terms.upfront > terms.budget) revert InvalidTerms(BAD_UPFRONT);
+        if (terms.maxRate != 0 && terms.streamRate > terms.maxRate) revert InvalidTerms(BAD_STREAM_RATE);
+        if (terms.debitNoteInterval < MIN_DEBIT_NOTE_INTERVAL || terms.debitNoteInterval > MAX_DEBIT_NOTE_INTERVAL) {
+            revert InvalidTerms(BAD_INTERVAL);
+        }
+        if (terms.paymentTimeout == 0 || terms.paymentTimeout > MAX_PAYMENT_TIMEOUT) revert InvalidTerms(BAD_TIMEOUT);
+        if (provider == address(0) || provider == owner || provider == address(this)) {
+            revert InvalidTerms(BAD_PROVIDER);
+        }
+    }
+
+    /// @dev Reverts unless the agreement is active.
+    function _requireActive(Status status) internal pure {
+        if (status == Status.None) revert AgreementNotFound();
+        if (status != Status.Active) revert AgreementNotActive();
+    }
+
+    /// @dev Reverts with a bare custom-error selector (the errors `settle` shares with `settleBatch` take no
+    /// arguments, so the selector is the whole error).
+    function _revertWith(bytes4 selector) internal pure {
+        assembly ("memory-safe") {
+            mstore(0, selector)
+            revert(0, 4)
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                        INTERNAL STATE-CHANGING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Pulls `amount` from the caller and credits the pool, refusing tokens that do not deliver exactly.
+    function _fund(bytes32 poolId, uint256 amount) internal {
+        // Check: a real amount for an existing pool.
+        if (amount == 0) revert ZeroAmount();
+        PoolRecord storage pool = _pools[poolId];
+        IERC20 token = pool.token;
+        if (address(token) == address(0)) revert PoolNotFound(poolId);
+
+        // Interaction before effect, on purpose: only the balance delta proves what arrived. The reentrancy guard
+        // keeps the token from observing or changing DripFeed state in between.
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        if (token.balanceOf(address(this)) - before != amount) revert UnsupportedToken(address(token));
+
+        // Effect: credit the pool; balances are kept in 128 bits.
+        uint256 balance = uint256(pool.balance) + amount;
+        if (balance > type(uint128).max) revert UnsupportedToken(address(token));
+        pool.balance = uint128(balance);
+        emit PoolFunded(poolId, msg.sender, amount);
+    }
+
+    /// @dev Locks `amount` from the free balance; a grantee (not the owner) spends its OPEN bucket.
+    function _lock(PoolRecord storage pool, bytes32 poolId, address owner, uint256 amount) internal {
+        uint256 locked = uint256(pool.locked) + amount;
+        uint256 balance = pool.balance;
+        if (locked > balance) revert InsufficientFreeBalance(balance - pool.locked, amount);
+        if (msg.sender != owner) {
+            GrantRecord storage grant = _grants[poolId][msg.sender];
+            uint256 available = _allowanceNow(grant);
+            if (amount > available) revert AllowanceExceeded(available, amount);
+            grant.level = uint128(available - amount);
+            grant.refilledAt = uint40(block.timestamp);
+        }
+        pool.locked = uint128(locked);
+    }
+
+    /// @dev A payout leaves the pool: it was locked, so both balance and locked shrink.
+    function _debit(PoolRecord storage pool, uint256 amount) internal {
+        pool.balance -= uint128(amount);
+        pool.locked -= uint128(amount);
+    }
+
+    /// @dev The whole of `settle` for one acceptance. Failures are returned as an error selector instead of
+    /// reverting so that `settleBatch` can go on; with `atomic` the token transfer reverts on failure, without it a
+    /// failed transfer rolls back this item's effects and reports `SafeERC20FailedOperation`.
+    function _settle(
+        DebitNoteAcceptance calldata acceptance,
+        address signer,
+        bytes calldata signature,
+        bool atomic
+    ) internal returns (uint256 paid, bytes4 failure) {
+        // Check: still valid, an agreement that can be paid, an authorized signer and a valid signature.
+        if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
+        bytes32 poolId = acceptance.poolId;
+        AgreementRecord storage a = _agreements[poolId][acceptance.agreementId];
+        Status status = a.status;
+        if (status == Status.None) return (0, AgreementNotFound.selector);
+        if (status == Status.Released) return (0, AgreementNotActive.selector);
+        PoolRecord storage pool = _pools[poolId];
+        if (!_mayAccept(pool, poolId, signer) || !_isValidSignature(signer, _acceptanceDigest(acceptance), signature)) {
+            return (0, InvalidSignature.selector);
+        }
+
+        (paid, failure) = _record(a, pool, status, acceptance.totalAccepted, atomic);
+        if (failure != 0) return (0, failure);
+        emit DebitNoteSettled(
+            poolId,
+            acceptance.agreementId,
+            acceptance.debitNoteId,
+            acceptance.totalAccepted,
+            paid,
+            signer
+        );
+    }
+
+    /// @dev Raises the accepted total to `signedTotal` and pays what the payout rule now allows. Totals above 128
+    /// bits are clamped: payouts never exceed the 128-bit budget, so nothing a provider could be paid is lost.
+    function _record(
+        AgreementRecord storage a,
+        PoolRecord storage pool,
+        Status status,
+        uint256 signedTotal,
+        bool atomic
+    ) internal returns (uint256 paid, bytes4 failure) {
+        uint256 acceptedBefore = a.acceptedTotal;
+        uint256 paidBefore = a.paid;
+        if (signedTotal > type(uint128).max) signedTotal = type(uint128).max;
+        uint256 acceptedTotal = signedTotal > acceptedBefore ? signedTotal : acceptedBefore;
+        uint256 payableNow = _payable(a, status, acceptedTotal);
+        paid = payableNow - paidBefore;
+        if (acceptedTotal == acceptedBefore && paid == 0) return (0, NothingToSettle.selector);
+
+        // Effect: one write for both totals, one for the pool.
+        a.paid = uint128(payableNow);
+        a.acceptedTotal = uint128(acceptedTotal);
+        if (paid == 0) return (0, 0);
+        _debit(pool, paid);
+
+        // Interaction: pay the agreement's provider, whoever submitted.
+        if (atomic) {
+            pool.token.safeTransfer(a.provider, paid);
+        } else if (!pool.token.trySafeTransfer(a.provider, paid)) {
+            // Roll back this item only; the reentrancy guard kept everything else unchanged meanwhile.
+            a.paid = uint128(paidBefore);
+            a.acceptedTotal = uint128(acceptedBefore);
+            pool.balance += uint128(paid);
+            pool.locked += uint128(paid);
+            return (0, SafeERC20.SafeERC20FailedOperation.selector);
+        }
+    }
+
+    /// @dev The owner, or a grantee with an unexpired ACCEPT grant. The grant is looked up first because a
+    /// supervisor key is the usual signer; the owner costs one more read.
+    function _mayAccept(PoolRecord storage pool, bytes32 poolId, address signer) internal view returns (bool) {
+        return _hasValidGrant(poolId, signer, ACCEPT) || signer == pool.owner;
+    }
+
+    /// @dev ECDSA first (no code lookup for the common EOA signer), then ERC-1271 for contract wallets. A contract
+    /// address cannot produce a matching ECDSA signature, so trying ECDSA first never accepts a wrong signer.
+    function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) internal view returns (bool) {
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
+        return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
+    }
+}

@@ -1,0 +1,71 @@
+import "@nomicfoundation/hardhat-toolbox";
+import "hardhat-deploy";
+import { HardhatUserConfig, subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { NetworkUserConfig } from "hardhat/types";
+
+import { DEPLOYER_KEY_ENV, NETWORKS } from "./scripts/config/networks";
+import { requireRemoteNetworkEnv } from "./scripts/config/env";
+
+// Compile with the solc that ships inside the npm `solc` package: these machines cannot download compilers.
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const shipped = (require("solc/package.json") as { version: string }).version;
+  if (args.solcVersion !== shipped) return runSuper();
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: args.solcVersion,
+    longVersion: solc.version(),
+  };
+});
+
+// Fail with one clear line (naming the variable) before Hardhat touches a remote network without its settings.
+requireRemoteNetworkEnv(process.argv, process.env);
+
+const remoteNetworks: Record<string, NetworkUserConfig> = {};
+for (const [name, facts] of Object.entries(NETWORKS)) {
+  if (!facts.rpcUrlEnv) continue;
+  const key = process.env[DEPLOYER_KEY_ENV];
+  remoteNetworks[name] = {
+    url: process.env[facts.rpcUrlEnv] ?? "http://127.0.0.1:0",
+    chainId: facts.chainId,
+    accounts: key ? [key] : [],
+  };
+}
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: "0.8.30",
+    settings: {
+      evmVersion: "cancun",
+      optimizer: { enabled: true, runs: 10_000 },
+    },
+  },
+  networks: {
+    hardhat: {},
+    localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
+    ...remoteNetworks,
+  },
+  namedAccounts: {
+    deployer: { default: 0 },
+  },
+  etherscan: {
+    apiKey: process.env.ETHERSCAN_API_KEY ?? "",
+  },
+  sourcify: { enabled: false },
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+  },
+  gasReporter: {
+    enabled: process.env.REPORT_GAS === "true",
+  },
+  mocha: {
+    timeout: 120_000,
+  },
+};
+
+export default config;
