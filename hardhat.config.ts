@@ -6,6 +6,7 @@ import type { NetworkUserConfig } from "hardhat/types";
 
 import { DEPLOYER_KEY_ENV, NETWORKS } from "./scripts/config/networks";
 import { requireRemoteNetworkEnv } from "./scripts/config/env";
+import "./scripts/tasks";
 
 // Compile with the solc that ships inside the npm `solc` package: these machines cannot download compilers.
 subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
