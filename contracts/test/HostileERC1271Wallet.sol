@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+
+/// @title HostileERC1271Wallet
+/// @notice Test-only contract wallet whose ERC-1271 check misbehaves: it lies (returns the magic value for any
+/// hash and signature), reverts, or burns all the gas it is given. Its deployer can make it call anything, so it
+/// can own a DripFeed pool.
+contract HostileERC1271Wallet is IERC1271 {
+    enum Mode {
+        Lie,
+        Revert,
+        BurnGas
+    }
+
+    address public immutable controller;
+    Mode public mode;
+
+    error NotController();
+    error Refused();
+
+    constructor(Mode mode_) {
+        controller = msg.sender;
+        mode = mode_;
+    }
+
+    /// @notice Changes the misbehaviour.
+    function setMode(Mode mode_) external {
+        mode = mode_;
+    }
+
+    /// @notice Calls `target` with `data` as this wallet (controller only), bubbling a revert.
+    function execute(address target, bytes calldata data) external returns (bytes memory result) {
+        if (msg.sender != controller) revert NotController();
+        bool ok;
+        // solhint-disable-next-line avoid-low-level-calls -- a wallet forwards arbitrary calls
+        (ok, result) = target.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(result, 0x20), mload(result))
+            }
+        }
+    }
+
+    /// @inheritdoc IERC1271
+    function isValidSignature(bytes32, bytes memory) external view returns (bytes4) {
+        Mode current = mode;
+        if (current == Mode.Revert) revert Refused();
+        if (current == Mode.BurnGas) {
+            // Spin until the call runs out of gas.
+            uint256 x;
+            while (gasleft() > 0) {
+                x = uint256(keccak256(abi.encode(x)));
+            }
+            return bytes4(bytes32(x));
+        }
+        return IERC1271.isValidSignature.selector;
+    }
+}
