@@ -1,0 +1,96 @@
+/**
+ * Gas figures, their ratios to a plain ERC-20 transfer, the issue's ratio targets and the committed absolute
+ * budgets (bench/budget.json), rendered as the Markdown table that goes to bench/results.md and stdout.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+
+/** One measured operation. */
+export interface Figure {
+  /** Stable key, used in budget.json. */
+  key: string;
+  /** What was measured, for people. */
+  label: string;
+  /** `receipt.gasUsed`, or gasUsed / n for a per-item batch figure. */
+  gas: bigint;
+}
+
+/** A ratio ceiling from issue 6 part 2. */
+export interface Target {
+  key: string;
+  maxRatio: number;
+}
+
+/** bench/budget.json: absolute gas ceilings, with the margin they were made with. */
+export interface BudgetFile {
+  comment: string;
+  marginPercent: number;
+  budgets: Record<string, number>;
+}
+
+export interface Verdict {
+  figure: Figure;
+  ratio: number;
+  target?: number;
+  budget?: number;
+  overBudget: boolean;
+  missesTarget: boolean;
+}
+
+export function judge(figures: Figure[], baseline: Figure, targets: Target[], budget: BudgetFile): Verdict[] {
+  return figures.map((figure) => {
+    const ratio = Number(figure.gas) / Number(baseline.gas);
+    const target = targets.find((t) => t.key === figure.key)?.maxRatio;
+    const limit = budget.budgets[figure.key];
+    return {
+      figure,
+      ratio,
+      target,
+      budget: limit,
+      overBudget: limit !== undefined && figure.gas > BigInt(limit),
+      missesTarget: target !== undefined && ratio > target + 1e-9,
+    };
+  });
+}
+
+export function readBudget(path: string): BudgetFile {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as BudgetFile;
+  } catch {
+    return { comment: "", marginPercent: 0, budgets: {} };
+  }
+}
+
+/** Budgets `marginPercent` above today's figures, rounded up to 100 gas. */
+export function writeBudget(path: string, figures: Figure[], marginPercent: number): void {
+  const budgets: Record<string, number> = {};
+  for (const figure of figures) {
+    const withMargin = (Number(figure.gas) * (100 + marginPercent)) / 100;
+    budgets[figure.key] = Math.ceil(withMargin / 100) * 100;
+  }
+  const file: BudgetFile = {
+    comment:
+      "Gas ceilings for `npm run bench` (receipt.gasUsed; batch rows per item). The bench exits 1 when a figure " +
+      "exceeds its ceiling. Regenerate after an intended change with BENCH_UPDATE_BUDGET=1 npm run bench.",
+    marginPercent,
+    budgets,
+  };
+  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
+}
+
+const number = new Intl.NumberFormat("en-US");
+
+export function markdownTable(verdicts: Verdict[]): string {
+  const lines = [
+    "| operation | gas | × transfer | target | budget | |",
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const v of verdicts) {
+    const status = v.overBudget ? "OVER BUDGET" : v.missesTarget ? "misses target" : v.target !== undefined ? "✓" : "";
+    lines.push(
+      `| ${v.figure.label} | ${number.format(v.figure.gas)} | ${v.ratio.toFixed(2)} | ` +
+        `${v.target !== undefined ? `≤ ${v.target.toFixed(2)}` : ""} | ` +
+        `${v.budget !== undefined ? number.format(v.budget) : ""} | ${status} |`,
+    );
+  }
+  return lines.join("\n");
+}
