@@ -19,7 +19,14 @@ export type DripFeedErrorCode =
   | "INSUFFICIENT_ALLOWANCE"
   | "NOT_DEPLOYED"
   | "REVERTED"
-  | "RPC_ERROR";
+  | "RPC_ERROR"
+  | "POOL_EXISTS"
+  | "AGREEMENT_EXISTS"
+  | "AGREEMENT_NOT_ACTIVE"
+  | "INVALID_TERMS"
+  | "CLAIM_WINDOW_OPEN"
+  | "NOTHING_TO_SETTLE"
+  | "DEBIT_NOTE_REJECTED";
 
 export class DripFeedError extends Error {
   override readonly name = "DripFeedError";
