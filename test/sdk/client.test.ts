@@ -1,0 +1,160 @@
+import { expect } from "chai";
+import { keccak256, toUtf8Bytes } from "ethers";
+import { deployments, ethers, network } from "hardhat";
+
+import { MockGLM__factory } from "../../typechain-types";
+import {
+  ACCEPTANCE_TYPE_STRING,
+  ACCEPT,
+  DripFeedClient,
+  type DripFeedError,
+  type SignedAcceptance,
+  type Terms,
+  debitNoteIdHash,
+  parseAmount,
+  parseRate,
+  signAcceptance,
+  verifyAcceptance,
+} from "../../scripts/sdk";
+
+const GLM = { decimals: 18, symbol: "GLM" };
+const units = (text: string): bigint => parseAmount(text, GLM);
+const AGREEMENT = "3b2c4e0b9f0d5c7d4c1d7a3e2f9b8a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a";
+
+async function rejects(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    expect((error as DripFeedError).code, (error as Error).message).to.equal(code);
+    if (message) expect((error as Error).message).to.match(message);
+    return;
+  }
+  expect.fail(`expected ${code}`);
+}
+
+describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
+  const setup = deployments.createFixture(async () => {
+    await deployments.fixture(["local"]);
+    const [owner, supervisor, provider, stranger] = await ethers.getSigners();
+    const { address } = await deployments.get("DripFeed");
+    const glm = MockGLM__factory.connect((await deployments.get("MockGLM")).address, owner);
+    await (await glm.mint(owner.address, units("1000"))).wait();
+    const client = await DripFeedClient.connect(address, owner);
+    const { poolId } = await client.createPool(await glm.getAddress(), "client-test");
+    await client.fund(poolId, units("100"), { permit: true });
+    const terms: Terms = {
+      budget: units("10"),
+      upfront: units("1"),
+      maxRate: parseRate("36 GLM/h", GLM),
+      streamRate: 0n,
+      debitNoteInterval: 120,
+      paymentTimeout: 600,
+    };
+    await client.openAgreement(poolId, AGREEMENT, provider.address, terms);
+    await client.setGrant(poolId, supervisor.address, { permissions: ACCEPT, validUntil: (await client.now()) + 86_400n });
+    return { client, poolId, owner, supervisor, provider, stranger, glm, terms };
+  });
+
+  const sign = async (
+    signer: Awaited<ReturnType<typeof ethers.getSigners>>[number],
+    client: DripFeedClient,
+    poolId: string,
+    total: string,
+    deadlineIn = 3600n,
+  ): Promise<SignedAcceptance> =>
+    signAcceptance(signer, client.domain, {
+      poolId,
+      agreementId: `0x${AGREEMENT}`,
+      debitNoteId: debitNoteIdHash(`note-${total}`),
+      totalAccepted: units(total),
+      deadline: (await client.now()) + deadlineIn,
+    });
+
+  it("writes the same EIP-712 type as the contract", async () => {
+    const { client } = await setup();
+    expect(await client.contract.ACCEPTANCE_TYPEHASH()).to.equal(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)));
+  });
+
+  it("reads pools and agreements with their free balance and terms", async () => {
+    const { client, poolId, provider, terms } = await setup();
+    const pool = await client.getPool(poolId);
+    expect(pool).to.include({ balance: units("100"), locked: units("10"), free: units("90") });
+    const a = await client.getAgreement(poolId, AGREEMENT);
+    expect(a).to.include({ provider: provider.address, status: "Active", paid: 0n });
+    expect(a.terms).to.deep.equal(terms);
+    expect(await client.listAgreements(poolId)).to.deep.equal([`0x${AGREEMENT}`]);
+  });
+
+  it("refuses unknown pools and agreements by code", async () => {
+    const { client, poolId } = await setup();
+    await rejects(client.getPool(`0x${"00".repeat(32)}`), "UNKNOWN_POOL", /does not exist on chain 31337/);
+    await rejects(client.getAgreement(poolId, "ab".repeat(32)), "UNKNOWN_AGREEMENT");
+  });
+
+  it("pre-checks funding and withdrawals, sending nothing when they fail", async () => {
+    const { client, poolId, stranger } = await setup();
+    const nonce = await ethers.provider.getTransactionCount(stranger.address);
+    await rejects(client.withSigner(stranger).fund(poolId, units("1")), "INSUFFICIENT_BALANCE", /holds 0 GLM/);
+    await rejects(client.withdraw(poolId, units("91")), "INSUFFICIENT_BALANCE", /has 90 GLM free \(10 GLM locked\)/);
+    await rejects(client.withSigner(stranger).withdraw(poolId, units("1")), "NOT_AUTHORIZED", /is not the owner/);
+    expect(await ethers.provider.getTransactionCount(stranger.address)).to.equal(nonce);
+  });
+
+  it("decodes reverts to their custom error name", async () => {
+    const { client, poolId } = await setup();
+    await client.terminate(poolId, AGREEMENT);
+    await rejects(client.release(poolId, AGREEMENT), "CLAIM_WINDOW_OPEN", /reverted: ClaimWindowOpen\(endsAt=\d+\)/);
+    await rejects(client.claim(poolId, AGREEMENT), "NOTHING_TO_SETTLE", /NothingToSettle/);
+  });
+
+  describe("verifyAcceptance", () => {
+    it("accepts the owner's and an ACCEPT grantee's signatures", async () => {
+      const { client, poolId, owner, supervisor } = await setup();
+      expect(await verifyAcceptance(client, await sign(owner, client, poolId, "0.5"))).to.include({ role: "owner", signatureKind: "eoa", stale: false });
+      const check = await verifyAcceptance(client, await sign(supervisor, client, poolId, "0.5"));
+      expect(check).to.include({ role: "grantee", raisesTotal: true, wouldPay: units("0.5") });
+    });
+
+    it("refuses a stranger, a bad signature, another chain or contract, an expired one", async () => {
+      const { client, poolId, stranger, supervisor } = await setup();
+      await rejects(verifyAcceptance(client, await sign(stranger, client, poolId, "1")), "NOT_AUTHORIZED");
+      const forged = { ...(await sign(stranger, client, poolId, "1")), signer: supervisor.address };
+      await rejects(verifyAcceptance(client, forged), "BAD_SIGNATURE");
+      const good = await sign(supervisor, client, poolId, "1");
+      await rejects(verifyAcceptance(client, { ...good, chainId: 1n }), "WRONG_CHAIN");
+      await rejects(verifyAcceptance(client, { ...good, verifyingContract: stranger.address }), "WRONG_CONTRACT");
+      const short = await sign(supervisor, client, poolId, "1", 10n);
+      await network.provider.send("evm_increaseTime", [60]);
+      await network.provider.send("evm_mine", []);
+      await rejects(verifyAcceptance(client, short), "EXPIRED");
+    });
+
+    it("refuses a revoked grantee's acceptance and a released agreement", async () => {
+      const { client, poolId, supervisor, provider } = await setup();
+      const signed = await sign(supervisor, client, poolId, "1");
+      await client.setGrant(poolId, supervisor.address, { permissions: 0, validUntil: 0n });
+      await rejects(verifyAcceptance(client, signed), "NOT_AUTHORIZED");
+      await client.withSigner(provider).terminate(poolId, AGREEMENT);
+      await client.release(poolId, AGREEMENT);
+      await rejects(verifyAcceptance(client, signed), "AGREEMENT_RELEASED");
+    });
+
+    it("reports a stale replay", async () => {
+      const { client, poolId, supervisor } = await setup();
+      const signed = await sign(supervisor, client, poolId, "0.5");
+      expect((await client.settle(signed)).paid).to.equal(units("0.5"));
+      expect(await verifyAcceptance(client, signed)).to.include({ stale: true, wouldPay: 0n });
+    });
+  });
+
+  it("settles a batch, reporting a failing item by its error name", async () => {
+    const { client, poolId, supervisor, stranger, provider, glm } = await setup();
+    const good = await sign(supervisor, client, poolId, "0.8");
+    const bad = await sign(stranger, client, poolId, "0.9");
+    const before = await glm.balanceOf(provider.address);
+    const { items } = await client.settleBatch([good, bad]);
+    expect(items.map((i) => i.failure)).to.deep.equal([undefined, "InvalidSignature"]);
+    expect(items[0].paid).to.equal(units("0.8"));
+    expect((await glm.balanceOf(provider.address)) - before).to.equal(units("0.8"));
+  });
+});
