@@ -228,7 +228,11 @@ export async function atTime(timestamp: bigint): Promise<void> {
   await time.setNextBlockTimestamp(timestamp);
 }
 
-/** Mines an empty block at exactly `timestamp`, so that views (`claimable`, `grantOf`) read that time. */
+/**
+ * Mines an empty block at exactly `timestamp`, so that views (`claimable`, `grantOf`) read that time (calls run
+ * against the latest block). A no-op when the latest block already has that timestamp.
+ */
 export async function mineAt(timestamp: bigint): Promise<void> {
+  if ((await now()) === timestamp) return;
   await time.increaseTo(timestamp);
 }
