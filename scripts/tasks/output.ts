@@ -1,0 +1,49 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+
+import { type DripFeedErrorCode, isDripFeedError } from "../sdk/errors";
+
+/**
+ * The one place the CLI maps errors to what a person sees: every failure is ONE line on stderr naming what is
+ * wrong, and an exit status (1 for everything today; the table exists so a code can get its own status without
+ * touching the tasks). Never a stack trace.
+ */
+const EXIT_STATUS: Partial<Record<DripFeedErrorCode, number>> = {};
+const DEFAULT_EXIT_STATUS = 1;
+
+export function exitStatusOf(code: DripFeedErrorCode): number {
+  return EXIT_STATUS[code] ?? DEFAULT_EXIT_STATUS;
+}
+
+/** The single line printed for an error. */
+export function errorLine(error: unknown): string {
+  if (isDripFeedError(error)) return `error: ${error.message} [${error.code}]`;
+  const message = error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
+  return `error: ${message.split("\n")[0]}`;
+}
+
+/** Prints the error's one line to stderr and exits (stderr writes to a pipe or file are synchronous on Linux). */
+export function fail(error: unknown): never {
+  process.stderr.write(`${errorLine(error).replace(/\s*\n\s*/g, " ")}\n`);
+  process.exit(isDripFeedError(error) ? exitStatusOf(error.code) : DEFAULT_EXIT_STATUS);
+}
+
+/** Wraps a task action so that any error ends the process through `fail`. */
+export function guarded<A>(action: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>) {
+  return async (args: A, hre: HardhatRuntimeEnvironment): Promise<void> => {
+    try {
+      return await action(args, hre);
+    } catch (error) {
+      return fail(error);
+    }
+  };
+}
+
+/** Standard output of a task: one line per call. */
+export function print(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** JSON with bigints as decimal strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
+}
