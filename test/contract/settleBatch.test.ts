@@ -1,0 +1,167 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+
+import type { BlocklistToken } from "../../typechain-types";
+import {
+  ACCEPT,
+  GLM,
+  agreementIdOf,
+  atTime,
+  batchItem,
+  deployFixture,
+  errorSelector,
+  expectDeltas,
+  now,
+  openAgreement,
+  saltOf,
+  setupPool,
+  signTotal,
+} from "../helpers";
+
+const FOREVER = 2n ** 40n - 1n;
+
+describe("settleBatch", () => {
+  async function fixture() {
+    const fx = await deployFixture();
+    const { poolId, agreements } = await setupPool(fx, {
+      amount: 500n * GLM,
+      agreements: [{ terms: { budget: 100n * GLM } }, { terms: { budget: 100n * GLM } }, { terms: { budget: 100n * GLM } }],
+    });
+    await fx.dripFeed.setGrant(poolId, fx.grantee.address, ACCEPT, FOREVER, 0n, 0n);
+    const [a0, a1, a2] = agreements.map((a) => a.agreementId);
+    return { fx, poolId, a0, a1, a2, dripFeed: fx.dripFeed };
+  }
+
+  describe("when the list is empty", () => {
+    it("returns an empty array and does nothing", async () => {
+      const { fx, poolId, dripFeed } = await fixture();
+      expect(await dripFeed.settleBatch.staticCall([])).to.deep.equal([]);
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch([]), { pools: [{ poolId }] });
+      await expect(tx).to.not.emit(dripFeed, "DebitNoteSettled");
+      await expect(tx).to.not.emit(dripFeed, "SettlementFailed");
+    });
+  });
+
+  describe("when every item is valid", () => {
+    it("pays every provider and returns each payout", async () => {
+      const { fx, poolId, a0, a1, dripFeed } = await fixture();
+      const items = [
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM)),
+        batchItem(await signTotal(fx.grantee, fx.domain, poolId, a1, 20n * GLM)),
+      ];
+      expect(await dripFeed.connect(fx.relay).settleBatch.staticCall(items)).to.deep.equal([10n * GLM, 20n * GLM]);
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch(items), {
+        tokens: { dripFeed: -30n * GLM, provider0: 10n * GLM, provider1: 20n * GLM },
+        pools: [{ poolId, balance: -30n * GLM, locked: -30n * GLM }],
+        agreements: [
+          { poolId, agreementId: a0, paid: 10n * GLM, acceptedTotal: 10n * GLM },
+          { poolId, agreementId: a1, paid: 20n * GLM, acceptedTotal: 20n * GLM },
+        ],
+      });
+      await expect(tx).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, a0, items[0].acceptance.debitNoteId, 10n * GLM, 10n * GLM, fx.owner.address);
+      await expect(tx).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, a1, items[1].acceptance.debitNoteId, 20n * GLM, 20n * GLM, fx.grantee.address);
+      await expect(tx).to.not.emit(dripFeed, "SettlementFailed");
+    });
+
+    it("settles rising totals of one agreement in order, paying each difference", async () => {
+      const { fx, poolId, a0, dripFeed } = await fixture();
+      const items = [
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM)),
+        batchItem(await signTotal(fx.grantee, fx.domain, poolId, a0, 30n * GLM)),
+      ];
+      expect(await dripFeed.settleBatch.staticCall(items)).to.deep.equal([10n * GLM, 20n * GLM]);
+      await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch(items), {
+        tokens: { dripFeed: -30n * GLM, provider0: 30n * GLM },
+        pools: [{ poolId, balance: -30n * GLM, locked: -30n * GLM }],
+        agreements: [{ poolId, agreementId: a0, paid: 30n * GLM, acceptedTotal: 30n * GLM }],
+      });
+    });
+  });
+
+  describe("when some items are bad", () => {
+    it("reports each with SettlementFailed and its error selector, and settles the rest", async () => {
+      const { fx, poolId, a0, a1, a2, dripFeed } = await fixture();
+      // a2 released; one stale replay of a0; one expired; one bad signer; one unknown agreement.
+      await dripFeed.connect(fx.providers[2]).terminate(poolId, a2);
+      await dripFeed.release(poolId, a2);
+      const first = await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM);
+      const deadline = (await now()) + 5n;
+      const bad = [
+        { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, a1, GLM, { deadline })), error: "SignatureExpired" },
+        { item: batchItem(await signTotal(fx.stranger, fx.domain, poolId, a1, GLM)), error: "InvalidSignature" },
+        { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, agreementIdOf("nope"), GLM)), error: "AgreementNotFound" },
+        { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, a2, GLM)), error: "AgreementNotActive" },
+        { item: batchItem(first), error: "NothingToSettle" },
+      ];
+      const good = batchItem(await signTotal(fx.grantee, fx.domain, poolId, a1, 5n * GLM));
+      const items = [batchItem(first), bad[0].item, bad[1].item, good, bad[2].item, bad[3].item, bad[4].item];
+      await atTime(deadline + 1n);
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch(items), {
+        tokens: { dripFeed: -15n * GLM, provider0: 10n * GLM, provider1: 5n * GLM },
+        pools: [{ poolId, balance: -15n * GLM, locked: -15n * GLM }],
+        agreements: [
+          { poolId, agreementId: a0, paid: 10n * GLM, acceptedTotal: 10n * GLM },
+          { poolId, agreementId: a1, paid: 5n * GLM, acceptedTotal: 5n * GLM },
+          { poolId, agreementId: a2 },
+        ],
+      });
+      for (const { item, error } of bad) {
+        await expect(tx, error)
+          .to.emit(dripFeed, "SettlementFailed")
+          .withArgs(item.acceptance.poolId, item.acceptance.agreementId, item.acceptance.debitNoteId, errorSelector(dripFeed, error));
+      }
+      const receipt = await tx.wait();
+      const failed = receipt!.logs.filter((l) => l.topics[0] === dripFeed.interface.getEvent("SettlementFailed").topicHash);
+      expect(failed).to.have.length(bad.length);
+    });
+
+    it("returns 0 for the failed items", async () => {
+      const { fx, poolId, a0, dripFeed } = await fixture();
+      const items = [
+        batchItem(await signTotal(fx.stranger, fx.domain, poolId, a0, GLM)),
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 2n * GLM)),
+      ];
+      expect(await dripFeed.settleBatch.staticCall(items)).to.deep.equal([0n, 2n * GLM]);
+    });
+  });
+
+  describe("when one provider's payout transfer fails", () => {
+    it("reports SafeERC20FailedOperation for that item, rolls it back, and pays the others", async () => {
+      const fx = await deployFixture();
+      const blt = (await (await ethers.getContractFactory("BlocklistToken")).deploy()) as unknown as BlocklistToken;
+      await blt.mint(fx.owner.address, 300n * GLM);
+      await blt.connect(fx.owner).approve(fx.dripFeedAddress, 300n * GLM);
+      await fx.dripFeed.createPool(await blt.getAddress(), saltOf("blt"));
+      const poolId = await fx.dripFeed.poolIdOf(fx.owner.address, saltOf("blt"));
+      await fx.dripFeed.fund(poolId, 300n * GLM);
+      const a0 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a0"), provider: fx.providers[0] })).agreementId;
+      const a1 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a1"), provider: fx.providers[1] })).agreementId;
+      await blt.setBlocked(fx.providers[0].address, true);
+      const items = [
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM)),
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a1, 20n * GLM)),
+      ];
+      expect(await fx.dripFeed.settleBatch.staticCall(items)).to.deep.equal([0n, 20n * GLM]);
+      const tx = await expectDeltas(fx, () => fx.dripFeed.connect(fx.relay).settleBatch(items), {
+        token: blt,
+        tokens: { dripFeed: -20n * GLM, provider1: 20n * GLM },
+        pools: [{ poolId, balance: -20n * GLM, locked: -20n * GLM }],
+        agreements: [
+          { poolId, agreementId: a0 },
+          { poolId, agreementId: a1, paid: 20n * GLM, acceptedTotal: 20n * GLM },
+        ],
+      });
+      await expect(tx)
+        .to.emit(fx.dripFeed, "SettlementFailed")
+        .withArgs(poolId, a0, items[0].acceptance.debitNoteId, errorSelector(fx.dripFeed, "SafeERC20FailedOperation"));
+      // Once unblocked, the same acceptance settles.
+      await blt.setBlocked(fx.providers[0].address, false);
+      await expectDeltas(fx, () => fx.dripFeed.connect(fx.relay).settleBatch([items[0]]), {
+        token: blt,
+        tokens: { dripFeed: -10n * GLM, provider0: 10n * GLM },
+        pools: [{ poolId, balance: -10n * GLM, locked: -10n * GLM }],
+        agreements: [{ poolId, agreementId: a0, paid: 10n * GLM, acceptedTotal: 10n * GLM }],
+      });
+    });
+  });
+});
