@@ -4,3 +4,4 @@ export * from "./fixture";
 export * from "./invariants";
 export * from "./payoutModel";
 export * from "./signing";
+export * from "./vectors";

@@ -1,0 +1,44 @@
+/**
+ * The shared test vectors (`shared/vectors` beside the repository; the DRIPFEED_VECTORS environment variable
+ * overrides the directory), typed.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+export const VECTORS_DIR = process.env.DRIPFEED_VECTORS ?? path.resolve(__dirname, "../../../shared/vectors");
+
+export function loadVector<T>(name: string): T {
+  return JSON.parse(readFileSync(path.join(VECTORS_DIR, name), "utf8")) as T;
+}
+
+/** `payout-rule.json`. */
+export interface PayoutVectors {
+  rates: { text: string; decimals: number; rate: string }[];
+  cases: {
+    terms: string;
+    budget: string;
+    upfront: string;
+    maxRate: string;
+    streamRate: string;
+    acceptedTotal: string;
+    elapsed: number;
+    payable: string;
+  }[];
+}
+
+/** `acceptances.json`. */
+export interface AcceptanceVectors {
+  keys: { owner: string; grantee: string };
+  domain: { name: string; version: string; chainId: number; verifyingContract: string };
+  poolSalt: string;
+  poolId: string;
+  cases: {
+    golemDebitNoteId: string;
+    signerRole: string;
+    signer: string;
+    acceptance: { poolId: string; agreementId: string; debitNoteId: string; totalAccepted: string; deadline: number };
+    digest: string;
+    signature: string;
+  }[];
+  signedAcceptanceJson: Record<string, unknown>;
+}
