@@ -1,0 +1,231 @@
+import { Contract, type Provider, ZeroAddress } from "ethers";
+
+import { DripFeed__factory } from "../../typechain-types";
+import type { DripFeed } from "../../typechain-types";
+import { DripFeedError } from "../sdk/errors";
+import type { RelayMetrics } from "./metrics";
+
+/**
+ * The chain reads the relay needs, with short-lived caches where staleness is safe (the contract re-checks
+ * everything at settlement, so a stale cache can only turn into a failed or no-op item, never a wrong payment),
+ * and with concurrent identical reads sharing one RPC call.
+ */
+
+export const STATUS_NAMES = ["None", "Active", "Terminated", "Released"] as const;
+export type AgreementStatusName = (typeof STATUS_NAMES)[number];
+
+export interface AgreementView {
+  provider: string;
+  status: AgreementStatusName;
+  startedAt: number;
+  terminatedAt: number;
+  budget: bigint;
+  upfront: bigint;
+  maxRate: bigint;
+  streamRate: bigint;
+  debitNoteInterval: number;
+  paymentTimeout: number;
+  paid: bigint;
+  acceptedTotal: bigint;
+}
+
+export interface GrantView {
+  permissions: number;
+  validUntil: number;
+}
+
+/** A small TTL cache whose misses share one in-flight load per key. */
+export class TtlCache<V> {
+  private readonly values = new Map<string, { value: V; expires: number }>();
+  private readonly loading = new Map<string, Promise<V>>();
+
+  constructor(private readonly maxEntries = 50_000) {}
+
+  async get(key: string, ttlMs: (value: V) => number, load: () => Promise<V>): Promise<V> {
+    const hit = this.values.get(key);
+    const now = Date.now();
+    if (hit && hit.expires > now) return hit.value;
+    const inflight = this.loading.get(key);
+    if (inflight) return inflight;
+    const promise = load().then(
+      (value) => {
+        this.loading.delete(key);
+        const ttl = ttlMs(value);
+        if (ttl > 0) {
+          if (this.values.size >= this.maxEntries) this.values.clear();
+          this.values.set(key, { value, expires: Date.now() + ttl });
+        }
+        return value;
+      },
+      (error: unknown) => {
+        this.loading.delete(key);
+        throw error;
+      },
+    );
+    this.loading.set(key, promise);
+    return promise;
+  }
+
+  delete(key: string): void {
+    this.values.delete(key);
+  }
+}
+
+export interface ChainReaderOptions {
+  /** How long an agreement read is reused (ms). */
+  agreementTtlMs?: number;
+  /** How long a grant read is reused (ms). */
+  grantTtlMs?: number;
+}
+
+const ERC1271_MAGIC = "0x1626ba7e";
+const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
+
+export class ChainReader {
+  readonly contract: DripFeed;
+  private readonly owners = new TtlCache<string | null>();
+  private readonly grants = new TtlCache<GrantView>();
+  private readonly agreements = new TtlCache<AgreementView>();
+  private readonly codes = new TtlCache<string>();
+  private clockOffset = 0;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private readonly agreementTtlMs: number;
+  private readonly grantTtlMs: number;
+
+  constructor(
+    readonly provider: Provider,
+    readonly address: string,
+    readonly chainId: bigint,
+    private readonly metrics: RelayMetrics,
+    options: ChainReaderOptions = {},
+  ) {
+    this.contract = DripFeed__factory.connect(address, provider);
+    this.agreementTtlMs = options.agreementTtlMs ?? 2_000;
+    this.grantTtlMs = options.grantTtlMs ?? 5_000;
+  }
+
+  /** Starts following the chain's clock (block timestamps can run ahead of the wall clock on test chains). */
+  async startClock(intervalMs = 2_000): Promise<void> {
+    await this.syncClock();
+    this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), intervalMs);
+    this.clockTimer.unref();
+  }
+
+  stopClock(): void {
+    if (this.clockTimer) clearInterval(this.clockTimer);
+  }
+
+  private async syncClock(): Promise<void> {
+    const block = await this.rpc("read the latest block", () => this.provider.getBlock("latest"));
+    if (block) this.clockOffset = Math.max(0, block.timestamp - Math.floor(Date.now() / 1000));
+  }
+
+  /** Chain time estimate in unix seconds: the wall clock, or the latest block's time when that runs ahead. */
+  now(): number {
+    return Math.floor(Date.now() / 1000) + this.clockOffset;
+  }
+
+  /** Wraps an RPC call: counts failures and turns them into RPC_ERROR with what was being read. */
+  async rpc<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.metrics.rpcErrors.inc();
+      throw new DripFeedError("RPC_ERROR", `could not ${what} from the chain RPC: ${shortMessage(error)}; retry later`);
+    }
+  }
+
+  /** The pool's owner, or null when the pool does not exist. Owners never change, so found ones are kept. */
+  poolOwner(poolId: string): Promise<string | null> {
+    return this.owners.get(
+      poolId,
+      (owner) => (owner === null ? 1_000 : 24 * 3600_000),
+      () =>
+        this.rpc(`read pool ${poolId}`, async () => {
+          const pool = await this.contract.getPool(poolId);
+          return pool.owner === ZeroAddress ? null : pool.owner;
+        }),
+    );
+  }
+
+  grant(poolId: string, account: string): Promise<GrantView> {
+    return this.grants.get(
+      `${poolId}:${account}`,
+      (grant) => (grant.permissions === 0 ? 1_000 : this.grantTtlMs),
+      () =>
+        this.rpc(`read the grant of ${account} on pool ${poolId}`, async () => {
+          const [permissions, validUntil] = await this.contract.grantOf(poolId, account);
+          return { permissions: Number(permissions), validUntil: Number(validUntil) };
+        }),
+    );
+  }
+
+  /** The agreement, possibly up to `agreementTtlMs` old. */
+  agreement(poolId: string, agreementId: string): Promise<AgreementView> {
+    return this.agreements.get(
+      `${poolId}:${agreementId}`,
+      (a) => (a.status === "None" ? 1_000 : this.agreementTtlMs),
+      () => this.freshAgreement(poolId, agreementId),
+    );
+  }
+
+  /** The agreement as of the latest block. */
+  freshAgreement(poolId: string, agreementId: string): Promise<AgreementView> {
+    return this.rpc(`read agreement ${agreementId}`, async () => {
+      const a = await this.contract.getAgreement(poolId, agreementId);
+      return {
+        provider: a.provider,
+        status: STATUS_NAMES[Number(a.status)] ?? "None",
+        startedAt: Number(a.startedAt),
+        terminatedAt: Number(a.terminatedAt),
+        budget: a.terms.budget,
+        upfront: a.terms.upfront,
+        maxRate: a.terms.maxRate,
+        streamRate: a.terms.streamRate,
+        debitNoteInterval: Number(a.terms.debitNoteInterval),
+        paymentTimeout: Number(a.terms.paymentTimeout),
+        paid: a.paid,
+        acceptedTotal: a.acceptedTotal,
+      };
+    });
+  }
+
+  forgetAgreement(poolId: string, agreementId: string): void {
+    this.agreements.delete(`${poolId}:${agreementId}`);
+  }
+
+  /** Whether the address has code (a contract wallet); kept a minute (EIP-7702 can change it). */
+  async hasCode(address: string): Promise<boolean> {
+    const code = await this.codes.get(
+      address,
+      () => 60_000,
+      () => this.rpc(`read the code at ${address}`, () => this.provider.getCode(address)),
+    );
+    return code !== "0x";
+  }
+
+  /** ERC-1271 check of a contract wallet's signature, as `SignatureChecker` does it on-chain. */
+  async isValidErc1271(signer: string, digest: string, signature: string): Promise<boolean> {
+    const wallet = new Contract(signer, ERC1271_ABI, this.provider);
+    try {
+      const result = (await wallet.getFunction("isValidSignature").staticCall(digest, signature)) as string;
+      return result.toLowerCase() === ERC1271_MAGIC;
+    } catch (error) {
+      // A revert is a "no"; a transport failure is not an answer.
+      if (isCallException(error)) return false;
+      this.metrics.rpcErrors.inc();
+      throw new DripFeedError("RPC_ERROR", `could not ask ${signer} (ERC-1271) about the signature: ${shortMessage(error)}`);
+    }
+  }
+}
+
+export function isCallException(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === "CALL_EXCEPTION" || code === "BAD_DATA";
+}
+
+export function shortMessage(error: unknown): string {
+  const e = error as { shortMessage?: string; message?: string } | null;
+  const text = e?.shortMessage ?? e?.message ?? String(error);
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+}

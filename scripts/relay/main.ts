@@ -1,0 +1,54 @@
+/**
+ * The relay without Hardhat:
+ *
+ *   DRIPFEED_RELAY_KEY=0x... npx ts-node scripts/relay/main.ts --rpc-url https://... --contract 0x... \
+ *     [--port 8787] [--db relay.sqlite] [--batch-size 50] [--max-wait 2000]
+ *
+ * The submitting key comes from the environment, never the command line (it would show in `ps`).
+ */
+import { Command } from "commander";
+import { JsonRpcProvider, Wallet } from "ethers";
+import pino from "pino";
+
+import { requireAddress } from "../sdk/ids";
+import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from ".";
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("dripfeed-relay")
+    .requiredOption("--rpc-url <url>", "JSON-RPC endpoint")
+    .requiredOption("--contract <address>", "DripFeed address")
+    .option("--port <n>", "HTTP port", String(DEFAULT_PORT))
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--db <file>", "SQLite database file", DEFAULT_DB)
+    .option("--batch-size <n>", "most agreements per settleBatch", String(DEFAULT_BATCH_SIZE))
+    .option("--max-wait <ms>", "longest wait for a batch to fill", String(DEFAULT_MAX_WAIT_MS))
+    .parse();
+  const opts = program.opts<{ rpcUrl: string; contract: string; port: string; host: string; db: string; batchSize: string; maxWait: string }>();
+  const key = process.env.DRIPFEED_RELAY_KEY;
+  if (!key) {
+    process.stderr.write("error: set DRIPFEED_RELAY_KEY to the private key of the submitting account\n");
+    process.exit(2);
+  }
+  const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
+  const provider = new JsonRpcProvider(opts.rpcUrl, undefined, { batchStallTime: 2 });
+  const network = await provider.getNetwork();
+  const fixed = new JsonRpcProvider(opts.rpcUrl, network.chainId, { staticNetwork: true, batchStallTime: 2, cacheTimeout: -1 });
+  provider.destroy();
+  await runRelayUntilSignal({
+    provider: fixed,
+    signer: new Wallet(key, fixed),
+    contract: requireAddress(opts.contract, "--contract"),
+    port: Number(opts.port),
+    host: opts.host,
+    db: opts.db,
+    batchSize: Number(opts.batchSize),
+    maxWaitMs: Number(opts.maxWait),
+    logger,
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`error: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+import { Counter, Gauge, Registry } from "prom-client";
+
+import type { AcceptanceStatus } from "./store";
+
+/** Prometheus metrics of one relay, on a registry of its own (several relays may share a process in tests). */
+export class RelayMetrics {
+  readonly registry = new Registry();
+
+  /** POST /v1/acceptances answers by outcome: queued, duplicate, rejected (with the error code). */
+  readonly received = new Counter({
+    name: "dripfeed_relay_acceptances_received_total",
+    help: "Acceptances received over HTTP, by outcome and error code",
+    labelNames: ["outcome", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly settled = new Counter({
+    name: "dripfeed_relay_acceptances_settled_total",
+    help: "Acceptances settled on-chain",
+    registers: [this.registry],
+  });
+  readonly failed = new Counter({
+    name: "dripfeed_relay_acceptances_failed_total",
+    help: "Acceptances that failed for good",
+    registers: [this.registry],
+  });
+  readonly superseded = new Counter({
+    name: "dripfeed_relay_acceptances_superseded_total",
+    help: "Acceptances replaced by a higher total of the same agreement before they went on-chain",
+    registers: [this.registry],
+  });
+  readonly batches = new Counter({
+    name: "dripfeed_relay_batches_total",
+    help: "settleBatch transactions, by result (mined, reverted, retry)",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly gasUsed = new Counter({
+    name: "dripfeed_relay_gas_used_total",
+    help: "Gas used by mined settleBatch transactions",
+    registers: [this.registry],
+  });
+  readonly rpcErrors = new Counter({
+    name: "dripfeed_relay_rpc_errors_total",
+    help: "Failed JSON-RPC calls",
+    registers: [this.registry],
+  });
+  readonly byStatus = new Gauge({
+    name: "dripfeed_relay_acceptances",
+    help: "Acceptances in the relay database, by status",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+  readonly queued = new Gauge({
+    name: "dripfeed_relay_queued",
+    help: "Acceptances waiting to be submitted",
+    registers: [this.registry],
+  });
+
+  /** Called before each scrape with the store's counts. */
+  setCounts(counts: Record<AcceptanceStatus, number>): void {
+    for (const [status, n] of Object.entries(counts)) this.byStatus.set({ status }, n);
+    this.queued.set(counts.queued);
+  }
+}

@@ -1,0 +1,519 @@
+import Database from "better-sqlite3";
+
+/**
+ * The relay's durable state in one embedded SQLite file (WAL mode). Everything the relay answered 202 for is in
+ * here before the answer leaves; batches record their transaction hashes before broadcast, so a restart can tell
+ * what reached the chain. Writes from the HTTP path are group-committed: one transaction per event-loop turn.
+ */
+
+export type AcceptanceStatus = "queued" | "submitted" | "settled" | "superseded" | "failed";
+export const TERMINAL_STATUSES: readonly AcceptanceStatus[] = ["settled", "superseded", "failed"];
+
+/** A verified acceptance as the relay keeps it. */
+export interface NewAcceptance {
+  id: string;
+  poolId: string;
+  agreementId: string;
+  debitNoteId: string;
+  totalAccepted: bigint;
+  deadline: number;
+  signer: string;
+  signature: string;
+}
+
+export interface StoredAcceptance extends NewAcceptance {
+  status: AcceptanceStatus;
+  txHash: string | null;
+  paid: bigint | null;
+  reason: string | null;
+  supersededBy: string | null;
+  attempts: number;
+  batchId: number | null;
+  receivedAt: number;
+  updatedAt: number;
+  notBefore: number;
+}
+
+export interface BatchTx {
+  txHash: string;
+  batchId: number;
+  nonce: number;
+  raw: string | null;
+  sentAt: number;
+}
+
+export interface OpenBatch {
+  id: number;
+  createdAt: number;
+  fromBlock: number;
+  txs: BatchTx[];
+  items: StoredAcceptance[];
+}
+
+/** How one item of a batch ended, as read back from the receipt (or the chain). */
+export type ItemOutcome =
+  | { kind: "settled"; txHash: string | null; paid: bigint; reason?: string }
+  | { kind: "failed"; txHash: string | null; reason: string }
+  | { kind: "retry"; reason: string };
+
+interface AcceptanceRow {
+  id: string;
+  pool_id: string;
+  agreement_id: string;
+  debit_note_id: string;
+  total_accepted: string;
+  deadline: number;
+  signer: string;
+  signature: string;
+  status: AcceptanceStatus;
+  tx_hash: string | null;
+  paid: string | null;
+  reason: string | null;
+  superseded_by: string | null;
+  attempts: number;
+  batch_id: number | null;
+  received_at: number;
+  updated_at: number;
+  not_before: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acceptances (
+  id TEXT PRIMARY KEY,
+  pool_id TEXT NOT NULL,
+  agreement_id TEXT NOT NULL,
+  debit_note_id TEXT NOT NULL,
+  total_accepted TEXT NOT NULL,
+  deadline INTEGER NOT NULL,
+  signer TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  status TEXT NOT NULL,
+  tx_hash TEXT,
+  paid TEXT,
+  reason TEXT,
+  superseded_by TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  batch_id INTEGER,
+  received_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  not_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS acceptances_status ON acceptances (status, received_at);
+CREATE INDEX IF NOT EXISTS acceptances_agreement ON acceptances (pool_id, agreement_id, status);
+CREATE TABLE IF NOT EXISTS batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  from_block INTEGER NOT NULL,
+  closed_at INTEGER,
+  gas_used TEXT,
+  result TEXT
+);
+CREATE TABLE IF NOT EXISTS batch_txs (
+  tx_hash TEXT PRIMARY KEY,
+  batch_id INTEGER NOT NULL,
+  nonce INTEGER NOT NULL,
+  raw TEXT,
+  sent_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_txs_batch ON batch_txs (batch_id);
+`;
+
+function agreementKey(poolId: string, agreementId: string): string {
+  return `${poolId}:${agreementId}`;
+}
+
+function raise(map: Map<string, bigint>, key: string, value: bigint): void {
+  const current = map.get(key);
+  if (current === undefined || value > current) map.set(key, value);
+}
+
+function fromRow(row: AcceptanceRow): StoredAcceptance {
+  return {
+    id: row.id,
+    poolId: row.pool_id,
+    agreementId: row.agreement_id,
+    debitNoteId: row.debit_note_id,
+    totalAccepted: BigInt(row.total_accepted),
+    deadline: row.deadline,
+    signer: row.signer,
+    signature: row.signature,
+    status: row.status,
+    txHash: row.tx_hash,
+    paid: row.paid === null ? null : BigInt(row.paid),
+    reason: row.reason,
+    supersededBy: row.superseded_by,
+    attempts: row.attempts,
+    batchId: row.batch_id,
+    receivedAt: row.received_at,
+    updatedAt: row.updated_at,
+    notBefore: row.not_before,
+  };
+}
+
+export interface StoreOptions {
+  /** SQLite `synchronous`: FULL (default) survives power loss, NORMAL survives a process crash only. */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+export class RelayStore {
+  private readonly db: Database.Database;
+  private readonly stmts: ReturnType<RelayStore["prepare"]>;
+  /** Highest total per agreement among queued and submitted items (what "pending" means for verification). */
+  private readonly pendingMax = new Map<string, bigint>();
+  /** Highest total per agreement this relay saw settled (the chain's acceptedTotal is at least this). */
+  private readonly settledMax = new Map<string, bigint>();
+  /** Inserts waiting for the next group commit, by id. */
+  private readonly buffer = new Map<string, { item: NewAcceptance; receivedAt: number }>();
+  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private flushScheduled = false;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(readonly file: string, options: StoreOptions = {}) {
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+    this.stmts = this.prepare();
+    for (const row of this.stmts.pendingTotals.all() as { pool_id: string; agreement_id: string; total_accepted: string }[]) {
+      this.notePending(row.pool_id, row.agreement_id, BigInt(row.total_accepted));
+    }
+    for (const row of this.stmts.settledTotals.all() as { pool_id: string; agreement_id: string; total_accepted: string }[]) {
+      raise(this.settledMax, agreementKey(row.pool_id, row.agreement_id), BigInt(row.total_accepted));
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)"),
+      pendingTotals: db.prepare(
+        "SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status IN ('queued', 'submitted')",
+      ),
+      settledTotals: db.prepare("SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status = 'settled'"),
+      get: db.prepare("SELECT * FROM acceptances WHERE id = ?"),
+      exists: db.prepare("SELECT 1 FROM acceptances WHERE id = ?"),
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO acceptances (id, pool_id, agreement_id, debit_note_id, total_accepted, deadline, signer,
+           signature, status, attempts, received_at, updated_at, not_before)
+         VALUES (@id, @poolId, @agreementId, @debitNoteId, @totalAccepted, @deadline, @signer, @signature, 'queued', 0,
+           @receivedAt, @receivedAt, 0)`,
+      ),
+      supersedeQueued: db.prepare(
+        `UPDATE acceptances SET status = 'superseded', superseded_by = @id, updated_at = @now
+         WHERE pool_id = @poolId AND agreement_id = @agreementId AND status = 'queued' AND id != @id`,
+      ),
+      queuedStats: db.prepare(
+        "SELECT count(*) AS n, min(received_at) AS oldest FROM acceptances WHERE status = 'queued' AND not_before <= ?",
+      ),
+      nextQueued: db.prepare(
+        "SELECT * FROM acceptances WHERE status = 'queued' AND not_before <= ? ORDER BY received_at, id LIMIT ?",
+      ),
+      nextWake: db.prepare("SELECT min(not_before) AS t FROM acceptances WHERE status = 'queued'"),
+      createBatch: db.prepare("INSERT INTO batches (status, created_at, from_block) VALUES ('open', ?, ?)"),
+      markSubmitted: db.prepare(
+        "UPDATE acceptances SET status = 'submitted', batch_id = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
+      ),
+      recordTx: db.prepare("INSERT OR IGNORE INTO batch_txs (tx_hash, batch_id, nonce, raw, sent_at) VALUES (?, ?, ?, ?, ?)"),
+      setItemTx: db.prepare("UPDATE acceptances SET tx_hash = ?, updated_at = ? WHERE batch_id = ? AND status = 'submitted'"),
+      openBatches: db.prepare("SELECT id, created_at, from_block FROM batches WHERE status = 'open' ORDER BY id"),
+      batchTxs: db.prepare("SELECT * FROM batch_txs WHERE batch_id = ? ORDER BY sent_at, rowid"),
+      batchItems: db.prepare("SELECT * FROM acceptances WHERE batch_id = ? AND status = 'submitted'"),
+      closeBatch: db.prepare("UPDATE batches SET status = 'closed', closed_at = ?, gas_used = ?, result = ? WHERE id = ?"),
+      settle: db.prepare(
+        `UPDATE acceptances SET status = 'settled', tx_hash = coalesce(?, tx_hash), paid = ?, reason = ?, updated_at = ?
+         WHERE id = ?`,
+      ),
+      fail: db.prepare(
+        "UPDATE acceptances SET status = 'failed', tx_hash = coalesce(?, tx_hash), reason = ?, updated_at = ? WHERE id = ?",
+      ),
+      requeue: db.prepare(
+        `UPDATE acceptances SET status = 'queued', batch_id = NULL, attempts = ?, reason = ?, not_before = ?,
+           updated_at = ? WHERE id = ?`,
+      ),
+      queuedFor: db.prepare(
+        "SELECT id FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status = 'queued' AND id != ? LIMIT 1",
+      ),
+      supersedeOne: db.prepare(
+        "UPDATE acceptances SET status = 'superseded', superseded_by = ?, reason = ?, updated_at = ? WHERE id = ?",
+      ),
+      countByStatus: db.prepare("SELECT status, count(*) AS n FROM acceptances GROUP BY status"),
+      forAgreement: db.prepare(
+        `SELECT * FROM acceptances WHERE pool_id = ? AND agreement_id = ? ORDER BY received_at DESC, id LIMIT ?`,
+      ),
+      gasUsed: db.prepare("SELECT count(*) AS n, coalesce(sum(CAST(gas_used AS INTEGER)), 0) AS gas FROM batches WHERE gas_used IS NOT NULL"),
+    };
+  }
+
+  /**
+   * Binds the file to one chain and contract: a database written for another deployment is refused rather than
+   * submitted to the wrong place.
+   */
+  bindDeployment(chainId: bigint, contract: string): void {
+    for (const [key, value] of [
+      ["chainId", chainId.toString()],
+      ["contract", contract.toLowerCase()],
+    ] as const) {
+      const row = this.stmts.getMeta.get(key) as { value: string } | undefined;
+      if (row === undefined) this.stmts.setMeta.run(key, value);
+      else if (row.value !== value) {
+        throw new Error(`database ${this.file} belongs to ${key} ${row.value}, not ${value}; use another --db file`);
+      }
+    }
+  }
+
+  /** Subscribes to "new queued work" notifications (the submitter wakes up on them). */
+  onQueued(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  // ---------------------------------------------------------------- HTTP side
+
+  /** Whether an acceptance with this id is known (committed or waiting for the next commit). */
+  has(id: string): boolean {
+    return this.buffer.has(id) || this.stmts.exists.get(id) !== undefined;
+  }
+
+  get(id: string): StoredAcceptance | undefined {
+    const buffered = this.buffer.get(id);
+    if (buffered) return this.bufferedView(buffered.item, buffered.receivedAt);
+    const row = this.stmts.get.get(id) as AcceptanceRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /**
+   * The highest total this relay knows for an agreement without asking the chain: queued, submitted or settled
+   * through it (0 when none).
+   */
+  knownTotal(poolId: string, agreementId: string): bigint {
+    const key = agreementKey(poolId, agreementId);
+    const pending = this.pendingMax.get(key) ?? 0n;
+    const settled = this.settledMax.get(key) ?? 0n;
+    return pending > settled ? pending : settled;
+  }
+
+  /** The highest queued or submitted total for an agreement (undefined when nothing is pending). */
+  pendingTotal(poolId: string, agreementId: string): bigint | undefined {
+    return this.pendingMax.get(agreementKey(poolId, agreementId));
+  }
+
+  /**
+   * Queues a verified acceptance and resolves once it is committed to disk. The pending maximum is updated
+   * synchronously, so the next verification already sees it. Lower queued items of the same agreement become
+   * superseded in the same transaction.
+   */
+  enqueue(item: NewAcceptance, now: number = Date.now()): Promise<void> {
+    this.buffer.set(item.id, { item, receivedAt: now });
+    this.notePending(item.poolId, item.agreementId, item.totalAccepted);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return done;
+  }
+
+  /** Commits everything buffered in one transaction (group commit). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.buffer.size === 0) return;
+    const entries = [...this.buffer.values()];
+    const waiters = this.waiters;
+    this.waiters = [];
+    try {
+      this.db.transaction(() => {
+        for (const { item, receivedAt } of entries) {
+          this.stmts.insert.run({
+            ...item,
+            totalAccepted: item.totalAccepted.toString(),
+            receivedAt,
+          });
+          this.stmts.supersedeQueued.run({
+            id: item.id,
+            poolId: item.poolId,
+            agreementId: item.agreementId,
+            now: receivedAt,
+          });
+        }
+      })();
+    } catch (error) {
+      this.buffer.clear();
+      for (const waiter of waiters) waiter.reject(error as Error);
+      return;
+    }
+    this.buffer.clear();
+    for (const waiter of waiters) waiter.resolve();
+    for (const listener of this.listeners) listener();
+  }
+
+  private bufferedView(item: NewAcceptance, receivedAt: number): StoredAcceptance {
+    return {
+      ...item,
+      status: "queued",
+      txHash: null,
+      paid: null,
+      reason: null,
+      supersededBy: null,
+      attempts: 0,
+      batchId: null,
+      receivedAt,
+      updatedAt: receivedAt,
+      notBefore: 0,
+    };
+  }
+
+  private notePending(poolId: string, agreementId: string, total: bigint): void {
+    raise(this.pendingMax, agreementKey(poolId, agreementId), total);
+  }
+
+  /** Recomputes the pending maximum of one agreement from disk (after items leave the pending states). */
+  private refreshPending(poolId: string, agreementId: string): void {
+    const key = agreementKey(poolId, agreementId);
+    const rows = this.db
+      .prepare(
+        "SELECT total_accepted FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status IN ('queued', 'submitted')",
+      )
+      .all(poolId, agreementId) as { total_accepted: string }[];
+    let max: bigint | undefined;
+    for (const row of rows) {
+      const total = BigInt(row.total_accepted);
+      if (max === undefined || total > max) max = total;
+    }
+    for (const { item } of this.buffer.values()) {
+      if (item.poolId === poolId && item.agreementId === agreementId && (max === undefined || item.totalAccepted > max)) {
+        max = item.totalAccepted;
+      }
+    }
+    if (max === undefined) this.pendingMax.delete(key);
+    else this.pendingMax.set(key, max);
+  }
+
+  // ---------------------------------------------------------------- submitter side
+
+  /** Number of queued items ready now, and when the oldest of them arrived. */
+  queuedStats(now: number): { count: number; oldest: number | null } {
+    const row = this.stmts.queuedStats.get(now) as { n: number; oldest: number | null };
+    return { count: row.n, oldest: row.oldest };
+  }
+
+  /** When the earliest backed-off item becomes ready again (null when nothing is queued). */
+  nextReadyAt(): number | null {
+    return (this.stmts.nextWake.get() as { t: number | null }).t;
+  }
+
+  /** The oldest ready queued items (at most one per agreement, because newer ones supersede older ones). */
+  nextQueued(now: number, limit: number): StoredAcceptance[] {
+    return (this.stmts.nextQueued.all(now, limit) as AcceptanceRow[]).map(fromRow);
+  }
+
+  /** Opens a batch and moves its items to `submitted`, atomically. */
+  createBatch(items: readonly StoredAcceptance[], fromBlock: number, now: number = Date.now()): number {
+    return this.db.transaction(() => {
+      const id = Number(this.stmts.createBatch.run(now, fromBlock).lastInsertRowid);
+      for (const item of items) this.stmts.markSubmitted.run(id, now, item.id);
+      return id;
+    })();
+  }
+
+  /** Records a transaction of a batch; called before the transaction is broadcast. */
+  recordTx(batchId: number, txHash: string, nonce: number, raw: string | null, now: number = Date.now()): void {
+    this.db.transaction(() => {
+      this.stmts.recordTx.run(txHash, batchId, nonce, raw, now);
+      this.stmts.setItemTx.run(txHash, now, batchId);
+    })();
+  }
+
+  openBatches(): OpenBatch[] {
+    const rows = this.stmts.openBatches.all() as { id: number; created_at: number; from_block: number }[];
+    return rows.map((row) => this.batch(row.id, row.created_at, row.from_block));
+  }
+
+  private batch(id: number, createdAt: number, fromBlock: number): OpenBatch {
+    const txs = (
+      this.stmts.batchTxs.all(id) as { tx_hash: string; batch_id: number; nonce: number; raw: string | null; sent_at: number }[]
+    ).map((tx) => ({ txHash: tx.tx_hash, batchId: tx.batch_id, nonce: tx.nonce, raw: tx.raw, sentAt: tx.sent_at }));
+    const items = (this.stmts.batchItems.all(id) as AcceptanceRow[]).map(fromRow);
+    return { id, createdAt, fromBlock, txs, items };
+  }
+
+  /**
+   * Closes a batch with each item's outcome. Retried items go back to the queue unless a newer acceptance of the
+   * same agreement is queued (then they are superseded by it), and fail for good after `maxAttempts`.
+   */
+  closeBatch(
+    batchId: number,
+    outcomes: ReadonlyMap<string, ItemOutcome>,
+    result: string,
+    gasUsed: bigint | null,
+    retry: { maxAttempts: number; backoffMs: (attempt: number) => number },
+    now: number = Date.now(),
+  ): { settled: number; failed: number; retried: number; superseded: number } {
+    const counts = { settled: 0, failed: 0, retried: 0, superseded: 0 };
+    const touched = new Map<string, [string, string]>();
+    this.db.transaction(() => {
+      for (const row of this.stmts.batchItems.all(batchId) as AcceptanceRow[]) {
+        const item = fromRow(row);
+        touched.set(agreementKey(item.poolId, item.agreementId), [item.poolId, item.agreementId]);
+        const outcome = outcomes.get(item.id) ?? { kind: "retry", reason: "no outcome recorded for the item" };
+        if (outcome.kind === "settled") {
+          raise(this.settledMax, agreementKey(item.poolId, item.agreementId), item.totalAccepted);
+          this.stmts.settle.run(outcome.txHash, outcome.paid.toString(), outcome.reason ?? null, now, item.id);
+          counts.settled++;
+        } else if (outcome.kind === "failed") {
+          this.stmts.fail.run(outcome.txHash, outcome.reason, now, item.id);
+          counts.failed++;
+        } else {
+          const attempts = item.attempts + 1;
+          const newer = this.stmts.queuedFor.get(item.poolId, item.agreementId, item.id) as { id: string } | undefined;
+          if (newer) {
+            this.stmts.supersedeOne.run(newer.id, outcome.reason, now, item.id);
+            counts.superseded++;
+          } else if (attempts >= retry.maxAttempts) {
+            this.stmts.fail.run(null, `gave up after ${attempts} attempts: ${outcome.reason}`, now, item.id);
+            counts.failed++;
+          } else {
+            this.stmts.requeue.run(attempts, outcome.reason, now + retry.backoffMs(attempts), now, item.id);
+            counts.retried++;
+          }
+        }
+      }
+      this.stmts.closeBatch.run(now, gasUsed === null ? null : gasUsed.toString(), result, batchId);
+    })();
+    for (const [poolId, agreementId] of touched.values()) this.refreshPending(poolId, agreementId);
+    if (counts.retried > 0) for (const listener of this.listeners) listener();
+    return counts;
+  }
+
+  /** Marks queued items failed without sending them (deadline already passed, agreement released). */
+  failQueued(id: string, reason: string, now: number = Date.now()): void {
+    const item = this.get(id);
+    this.stmts.fail.run(null, reason, now, id);
+    if (item) this.refreshPending(item.poolId, item.agreementId);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  countByStatus(): Record<AcceptanceStatus, number> {
+    const counts: Record<AcceptanceStatus, number> = { queued: 0, submitted: 0, settled: 0, superseded: 0, failed: 0 };
+    for (const row of this.stmts.countByStatus.all() as { status: AcceptanceStatus; n: number }[]) counts[row.status] = row.n;
+    counts.queued += this.buffer.size;
+    return counts;
+  }
+
+  forAgreement(poolId: string, agreementId: string, limit = 50): StoredAcceptance[] {
+    return (this.stmts.forAgreement.all(poolId, agreementId, limit) as AcceptanceRow[]).map(fromRow);
+  }
+
+  gasTotals(): { batches: number; gas: bigint } {
+    const row = this.stmts.gasUsed.get() as { n: number; gas: number | bigint };
+    return { batches: row.n, gas: BigInt(row.gas) };
+  }
+
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
+}

@@ -1,0 +1,243 @@
+import { TypedDataEncoder, getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+
+import {
+  ACCEPTANCE_TYPE_STRING,
+  type SignedAcceptance,
+  parseAcceptanceJson,
+  typedDataDomain,
+} from "../sdk/acceptance";
+import { DripFeedError } from "../sdk/errors";
+import type { ChainReader } from "./chain";
+import type { NewAcceptance, RelayStore, StoredAcceptance } from "./store";
+
+/**
+ * Off-chain verification of a signed acceptance before it is queued, in the order of cost: shape, domain,
+ * deadline, signature (one local recovery), then cached chain facts (pool owner, grant, agreement), and last the
+ * synchronous "does it raise what is known" check against the chain and the queue.
+ */
+
+const ACCEPT = 1;
+const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/** Minimal view of the `secp256k1` package's native binding (an optional accelerator; ethers' JS is the fallback). */
+interface NativeSecp256k1 {
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: false): Uint8Array;
+}
+
+function loadNative(): NativeSecp256k1 | undefined {
+  if (process.env.DRIPFEED_RELAY_PURE_JS === "1") return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const binding = require("secp256k1/bindings") as NativeSecp256k1;
+    return typeof binding.ecdsaRecover === "function" ? binding : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const native = loadNative();
+
+/** Which ECDSA recovery implementation is in use (logged at start). */
+export const SIGNATURE_BACKEND = native ? "libsecp256k1 (native)" : "ethers (JavaScript)";
+
+/**
+ * Recovers the signer of a 65-byte r‖s‖v signature over `digest` the way OpenZeppelin's ECDSA does on-chain:
+ * v must be 27 or 28 and s must be in the lower half, otherwise there is no signer (undefined).
+ */
+export function recoverEcdsa(digest: Buffer, signature: Buffer): string | undefined {
+  if (signature.length !== 65) return undefined;
+  const v = signature[64];
+  if (v !== 27 && v !== 28) return undefined;
+  const s = BigInt(`0x${signature.subarray(32, 64).toString("hex")}`);
+  if (s === 0n || s > SECP256K1_HALF_N) return undefined;
+  if (native) {
+    let pub: Uint8Array;
+    try {
+      pub = native.ecdsaRecover(signature.subarray(0, 64), v - 27, digest, false);
+    } catch {
+      return undefined;
+    }
+    return getAddress(`0x${keccak256(pub.subarray(1)).slice(-40)}`);
+  }
+  try {
+    return recoverAddress(digest, `0x${signature.toString("hex")}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** EIP-712 hashing for one domain, with the domain separator and type hash computed once. */
+export class AcceptanceHasher {
+  private readonly prefix: Buffer;
+  private readonly typeHash: Buffer;
+
+  constructor(chainId: bigint, verifyingContract: string) {
+    const separator = TypedDataEncoder.hashDomain(typedDataDomain({ chainId, verifyingContract }));
+    this.prefix = Buffer.concat([Buffer.from([0x19, 0x01]), hexBytes(separator)]);
+    this.typeHash = hexBytes(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)));
+  }
+
+  /** The EIP-712 digest (equals `acceptanceDigest` of the SDK and of the contract). */
+  digest(a: SignedAcceptance): Buffer {
+    const struct = Buffer.concat([
+      this.typeHash,
+      hexBytes(a.poolId),
+      hexBytes(a.agreementId),
+      hexBytes(a.debitNoteId),
+      word(a.totalAccepted),
+      word(a.deadline),
+    ]);
+    return hexBytes(keccak256(Buffer.concat([this.prefix, hexBytes(keccak256(struct))])));
+  }
+}
+
+function hexBytes(hex: string): Buffer {
+  return Buffer.from(hex.slice(2), "hex");
+}
+
+function word(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
+}
+
+/** The relay's id of an acceptance: keccak256(digest ‖ signer ‖ signature), so exact resubmissions are recognised. */
+export function acceptanceId(digest: Buffer, signer: string, signature: Buffer): string {
+  return keccak256(Buffer.concat([digest, hexBytes(signer), signature]));
+}
+
+export type VerifyResult = { kind: "new"; item: NewAcceptance } | { kind: "duplicate"; existing: StoredAcceptance };
+
+export class Verifier {
+  private readonly hasher: AcceptanceHasher;
+
+  constructor(
+    private readonly chain: ChainReader,
+    private readonly store: RelayStore,
+  ) {
+    this.hasher = new AcceptanceHasher(chain.chainId, chain.address);
+  }
+
+  /**
+   * Verifies a request body and, when it is acceptable and new, queues it (resolving once it is on disk).
+   * Throws DripFeedError: INVALID_JSON / INVALID_FIELD (malformed), WRONG_CHAIN, WRONG_CONTRACT, EXPIRED,
+   * BAD_SIGNATURE, UNKNOWN_POOL, NOT_AUTHORIZED, UNKNOWN_AGREEMENT, AGREEMENT_RELEASED, STALE_TOTAL (unacceptable),
+   * RPC_ERROR (could not check).
+   */
+  async verifyAndQueue(body: unknown): Promise<VerifyResult> {
+    const signed = parseAcceptanceJson(body);
+
+    // Domain: this relay's chain and contract only.
+    if (signed.chainId !== this.chain.chainId) {
+      throw new DripFeedError(
+        "WRONG_CHAIN",
+        `the acceptance is signed for chain ${signed.chainId}, this relay submits to chain ${this.chain.chainId}`,
+        "chainId",
+      );
+    }
+    if (signed.verifyingContract.toLowerCase() !== this.chain.address.toLowerCase()) {
+      throw new DripFeedError(
+        "WRONG_CONTRACT",
+        `the acceptance is signed for DripFeed at ${signed.verifyingContract}, this relay submits to ${this.chain.address}`,
+        "verifyingContract",
+      );
+    }
+
+    const digest = this.hasher.digest(signed);
+    const signature = hexBytes(signed.signature);
+    const id = acceptanceId(digest, signed.signer, signature);
+    const existing = this.store.get(id);
+    if (existing) return { kind: "duplicate", existing };
+
+    const now = this.chain.now();
+    if (signed.deadline < BigInt(now)) {
+      throw new DripFeedError(
+        "EXPIRED",
+        `the acceptance's deadline ${signed.deadline} has passed (chain time ${now}); ask the acceptor to sign it again`,
+        "deadline",
+      );
+    }
+
+    // Signature: one local ECDSA recovery; contract wallets are asked on-chain (ERC-1271), as settle does.
+    const recovered = recoverEcdsa(digest, signature);
+    if (recovered !== signed.signer) {
+      const isContract = await this.chain.hasCode(signed.signer);
+      const digestHex = `0x${digest.toString("hex")}`;
+      if (!isContract || !(await this.chain.isValidErc1271(signed.signer, digestHex, signed.signature))) {
+        throw new DripFeedError(
+          "BAD_SIGNATURE",
+          isContract
+            ? `contract wallet ${signed.signer} does not accept the signature (ERC-1271) for this acceptance`
+            : `the signature does not recover to signer ${signed.signer} for this acceptance on chain ${this.chain.chainId} ` +
+                `and DripFeed ${this.chain.address}` +
+                (recovered ? ` (it recovers to ${recovered}; was a field changed after signing?)` : ""),
+          "signature",
+        );
+      }
+    }
+
+    // Pool and authority: the owner, or an unexpired ACCEPT grant.
+    const owner = await this.chain.poolOwner(signed.poolId);
+    if (owner === null) {
+      throw new DripFeedError("UNKNOWN_POOL", `pool ${signed.poolId} does not exist on chain ${this.chain.chainId}`, "poolId");
+    }
+    if (owner !== signed.signer) {
+      const grant = await this.chain.grant(signed.poolId, signed.signer);
+      if ((grant.permissions & ACCEPT) === 0) {
+        throw new DripFeedError(
+          "NOT_AUTHORIZED",
+          `${signed.signer} is neither the owner of pool ${signed.poolId} (${owner}) nor holds an ACCEPT grant on it`,
+          "signer",
+        );
+      }
+      if (grant.validUntil < now) {
+        throw new DripFeedError(
+          "NOT_AUTHORIZED",
+          `the ACCEPT grant of ${signed.signer} on pool ${signed.poolId} expired at ${grant.validUntil} (chain time ${now})`,
+          "signer",
+        );
+      }
+    }
+
+    // Agreement: exists, not released.
+    const agreement = await this.chain.agreement(signed.poolId, signed.agreementId);
+    if (agreement.status === "None") {
+      throw new DripFeedError(
+        "UNKNOWN_AGREEMENT",
+        `agreement ${signed.agreementId} does not exist in pool ${signed.poolId}`,
+        "agreementId",
+      );
+    }
+    if (agreement.status === "Released") {
+      throw new DripFeedError(
+        "AGREEMENT_RELEASED",
+        `agreement ${signed.agreementId} is released; nothing can be settled on it any more`,
+        "agreementId",
+      );
+    }
+
+    // The total must raise what is known; checked and recorded synchronously, so concurrent requests agree.
+    if (this.store.has(id)) return { kind: "duplicate", existing: this.store.get(id) as StoredAcceptance };
+    const known = this.store.knownTotal(signed.poolId, signed.agreementId);
+    const highest = known > agreement.acceptedTotal ? known : agreement.acceptedTotal;
+    if (signed.totalAccepted <= highest) {
+      throw new DripFeedError(
+        "STALE_TOTAL",
+        `totalAccepted ${signed.totalAccepted} does not raise the total already accepted for agreement ` +
+          `${signed.agreementId} (${highest}: ${agreement.acceptedTotal} on-chain, ${known} known to this relay); ` +
+          `totals are cumulative, submit the latest acceptance`,
+        "totalAccepted",
+      );
+    }
+    const item: NewAcceptance = {
+      id,
+      poolId: signed.poolId,
+      agreementId: signed.agreementId,
+      debitNoteId: signed.debitNoteId,
+      totalAccepted: signed.totalAccepted,
+      deadline: Number(signed.deadline),
+      signer: signed.signer,
+      signature: signed.signature,
+    };
+    await this.store.enqueue(item);
+    return { kind: "new", item };
+  }
+}

@@ -1,0 +1,98 @@
+import { HDNodeWallet, JsonRpcProvider, type Provider, type Signer, Wallet } from "ethers";
+import { types } from "hardhat/config";
+import type { HardhatNetworkAccountsConfig, HardhatRuntimeEnvironment, HttpNetworkAccountsConfig } from "hardhat/types";
+import pino from "pino";
+
+import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from "../relay";
+import { DripFeedError, isDripFeedError } from "../sdk/errors";
+import { dripfeed } from "./scope";
+
+/**
+ * `npx hardhat dripfeed relay`: a thin wrapper that resolves the network's RPC URL, its first account and the
+ * hardhat-deploy address of DripFeed, then runs `scripts/relay` until SIGTERM.
+ */
+
+interface RelayArgs {
+  port: number;
+  db: string;
+  batchSize: number;
+  maxWait: number;
+  host: string;
+}
+
+/** The private key of an account list's first account, when the config holds keys (not for "remote"). */
+function firstKey(
+  accounts: HttpNetworkAccountsConfig | HardhatNetworkAccountsConfig,
+  provider: Provider,
+): Wallet | HDNodeWallet | undefined {
+  if (accounts === "remote") return undefined;
+  if (Array.isArray(accounts)) {
+    const first = accounts[0] as string | { privateKey: string } | undefined;
+    if (first === undefined) return undefined;
+    return new Wallet(typeof first === "string" ? first : first.privateKey, provider);
+  }
+  const path = `${accounts.path}/${accounts.initialIndex}`;
+  return HDNodeWallet.fromPhrase(accounts.mnemonic, accounts.passphrase, path).connect(provider);
+}
+
+/**
+ * The network's first account as a signer that can sign locally (so the relay records a transaction's hash before
+ * broadcasting it). For `localhost` (accounts "remote") the node's first account is matched against the Hardhat
+ * network's configured keys; if it is not one of them, the node signs (eth_sendTransaction).
+ */
+async function relaySigner(hre: HardhatRuntimeEnvironment, provider: JsonRpcProvider): Promise<Signer> {
+  const config = hre.network.config;
+  const local = firstKey(config.accounts, provider);
+  if (local) return local;
+  const remote = (await provider.send("eth_accounts", [])) as string[];
+  if (remote.length === 0) {
+    throw new DripFeedError("INVALID_ARGUMENT", `network ${hre.network.name} has no accounts to submit from`);
+  }
+  const known = firstKey(hre.config.networks.hardhat.accounts, provider);
+  if (known && known.address.toLowerCase() === remote[0].toLowerCase()) return known;
+  return provider.getSigner(remote[0]);
+}
+
+dripfeed
+  .task("relay", "Run the acceptance relay: HTTP in, verified, queued in SQLite, settled in batches (SIGTERM drains)")
+  .addOptionalParam("port", "HTTP port", DEFAULT_PORT, types.int)
+  .addOptionalParam("host", "interface to listen on", "127.0.0.1")
+  .addOptionalParam("db", "SQLite database file (created if missing)", DEFAULT_DB)
+  .addOptionalParam("batchSize", "most agreements per settleBatch transaction", DEFAULT_BATCH_SIZE, types.int)
+  .addOptionalParam("maxWait", "longest wait (ms) for a batch to fill before it is sent", DEFAULT_MAX_WAIT_MS, types.int)
+  .setAction(async (args: RelayArgs, hre) => {
+    const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
+    try {
+      const config = hre.network.config;
+      if (!("url" in config)) {
+        throw new DripFeedError(
+          "INVALID_ARGUMENT",
+          `the relay needs a JSON-RPC network (e.g. --network localhost), not the in-process "${hre.network.name}" network`,
+        );
+      }
+      const deployment = await hre.deployments.getOrNull("DripFeed");
+      if (!deployment) {
+        throw new DripFeedError(
+          "NOT_DEPLOYED",
+          `DripFeed is not deployed on network ${hre.network.name}: run npx hardhat deploy --network ${hre.network.name}`,
+        );
+      }
+      const chainId = config.chainId ?? Number(await hre.network.provider.send("eth_chainId", []));
+      const provider = new JsonRpcProvider(config.url, Number(chainId), { staticNetwork: true, batchStallTime: 2, cacheTimeout: -1 });
+      const signer = await relaySigner(hre, provider);
+      await runRelayUntilSignal({
+        provider,
+        signer,
+        contract: deployment.address,
+        port: args.port,
+        host: args.host,
+        db: args.db,
+        batchSize: args.batchSize,
+        maxWaitMs: args.maxWait,
+        logger,
+      });
+    } catch (error) {
+      logger.error({ code: isDripFeedError(error) ? error.code : undefined }, (error as Error).message);
+      process.exit(isDripFeedError(error) && error.code === "INVALID_ARGUMENT" ? 2 : 1);
+    }
+  });
