@@ -114,7 +114,8 @@ describe("claim", () => {
       // 9 GLM accepted at 10 s: the cap is 1 + 0.1 x 10 = 2 GLM.
       await expectDeltas(
         fx,
-        async () => dripFeed.connect(fx.relay).settle(...settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 9n * GLM))),
+        async () =>
+          dripFeed.connect(fx.relay).settle(...settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 9n * GLM))),
         {
           tokens: { dripFeed: -2n * GLM, provider0: 2n * GLM },
           pools: [{ poolId, balance: -2n * GLM, locked: -2n * GLM }],

@@ -71,7 +71,9 @@ describe("the claim window (terminate -> settle/claim -> release)", () => {
         pools: [{ poolId, locked: -40n * GLM }],
         agreements: [{ poolId, agreementId: id }],
       });
-      await expect(tx).to.emit(dripFeed, "AgreementReleased").withArgs(poolId, id, 40n * GLM);
+      await expect(tx)
+        .to.emit(dripFeed, "AgreementReleased")
+        .withArgs(poolId, id, 40n * GLM);
       const after = await dripFeed.getPool(poolId);
       expect(after.balance).to.equal(before.balance);
       expect(after.balance - after.locked).to.equal(before.balance - before.locked + 40n * GLM);
@@ -105,12 +107,14 @@ describe("the claim window (terminate -> settle/claim -> release)", () => {
     });
 
     it("refunds the unclaimed floor too when nobody claimed in the window", async () => {
-      const { fx, poolId, a1, dripFeed } = await fixture();
+      const { poolId, a1, dripFeed } = await fixture();
       const id = a1.agreementId;
       await atTime(a1.startedAt + 500n);
       await dripFeed.terminate(poolId, id);
       await atTime(a1.startedAt + 500n + TIMEOUT + 1n);
-      await expect(dripFeed.release(poolId, id)).to.emit(dripFeed, "AgreementReleased").withArgs(poolId, id, 100n * GLM);
+      await expect(dripFeed.release(poolId, id))
+        .to.emit(dripFeed, "AgreementReleased")
+        .withArgs(poolId, id, 100n * GLM);
       expect(await dripFeed.claimable(poolId, id)).to.equal(0n);
     });
   });
@@ -139,7 +143,9 @@ describe("the claim window (terminate -> settle/claim -> release)", () => {
         pools: [{ poolId, balance: -30n * GLM, locked: -30n * GLM }],
         agreements: [{ poolId, agreementId: id, paid: 30n * GLM, acceptedTotal: 30n * GLM }],
       });
-      await expect(dripFeed.release(poolId, id)).to.emit(dripFeed, "AgreementReleased").withArgs(poolId, id, 70n * GLM);
+      await expect(dripFeed.release(poolId, id))
+        .to.emit(dripFeed, "AgreementReleased")
+        .withArgs(poolId, id, 70n * GLM);
     });
   });
 });

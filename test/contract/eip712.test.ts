@@ -91,7 +91,9 @@ describe("acceptanceDigest / eip712Domain / poolIdOf / acceptTimeoutOf", () => {
         [fx.stranger.address, ZeroHash],
       ] as const) {
         const expected = keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [owner, salt]));
-        expect(await fx.dripFeed.poolIdOf(owner, salt)).to.equal(expected).and.to.equal(sdkPoolIdOf(owner, salt));
+        expect(await fx.dripFeed.poolIdOf(owner, salt))
+          .to.equal(expected)
+          .and.to.equal(sdkPoolIdOf(owner, salt));
       }
     });
   });

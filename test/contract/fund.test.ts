@@ -37,7 +37,9 @@ describe("fund", () => {
   describe("when the token takes a fee on transfer", () => {
     it("reverts UnsupportedToken", async () => {
       const fx = await deployFixture();
-      const fot = (await (await ethers.getContractFactory("FeeOnTransferToken")).deploy()) as unknown as FeeOnTransferToken;
+      const fot = (await (
+        await ethers.getContractFactory("FeeOnTransferToken")
+      ).deploy()) as unknown as FeeOnTransferToken;
       await fot.mint(fx.owner.address, 100n * GLM);
       await fot.connect(fx.owner).approve(fx.dripFeedAddress, 100n * GLM);
       const salt = saltOf("fot");
@@ -83,7 +85,9 @@ describe("fund", () => {
         tokens: { stranger: -5n * GLM, dripFeed: 5n * GLM },
         pools: [{ poolId, balance: 5n * GLM }],
       });
-      await expect(tx).to.emit(fx.dripFeed, "PoolFunded").withArgs(poolId, fx.stranger.address, 5n * GLM);
+      await expect(tx)
+        .to.emit(fx.dripFeed, "PoolFunded")
+        .withArgs(poolId, fx.stranger.address, 5n * GLM);
       expect((await fx.dripFeed.getPool(poolId)).owner).to.equal(fx.owner.address);
     });
   });

@@ -129,7 +129,9 @@ describe("increaseBudget", () => {
         pools: [{ poolId, locked: 50n * GLM }],
         agreements: [{ poolId, agreementId: id }],
       });
-      await expect(tx).to.emit(dripFeed, "BudgetIncreased").withArgs(poolId, id, 50n * GLM);
+      await expect(tx)
+        .to.emit(dripFeed, "BudgetIncreased")
+        .withArgs(poolId, id, 50n * GLM);
       expect((await dripFeed.getAgreement(poolId, id)).terms.budget).to.equal(150n * GLM);
     });
 

@@ -28,7 +28,12 @@ describe("multicall", () => {
         dripFeed.interface.encodeFunctionData("createPool", [tokenAddress, salt]),
         dripFeed.interface.encodeFunctionData("fund", [poolId, 200n * GLM]),
         dripFeed.interface.encodeFunctionData("setGrant", [poolId, grantee.address, ACCEPT, FOREVER, 0n, 0n]),
-        dripFeed.interface.encodeFunctionData("openAgreement", [poolId, id, providers[0].address, termsStruct(terms())]),
+        dripFeed.interface.encodeFunctionData("openAgreement", [
+          poolId,
+          id,
+          providers[0].address,
+          termsStruct(terms()),
+        ]),
       ];
       const results = await dripFeed.multicall.staticCall(calls);
       expect(dripFeed.interface.decodeFunctionResult("createPool", results[0])[0]).to.equal(poolId);

@@ -33,9 +33,7 @@ describe("openAgreement", () => {
   describe("when the pool does not exist", () => {
     it("reverts PoolNotFound", async () => {
       const { dripFeed, provider } = await fixture();
-      await expect(
-        dripFeed.openAgreement(saltOf("nope"), agreementIdOf("a"), provider.address, termsStruct(terms())),
-      )
+      await expect(dripFeed.openAgreement(saltOf("nope"), agreementIdOf("a"), provider.address, termsStruct(terms())))
         .to.be.revertedWithCustomError(dripFeed, "PoolNotFound")
         .withArgs(saltOf("nope"));
     });
@@ -45,9 +43,7 @@ describe("openAgreement", () => {
     it("reverts NotAuthorized for a stranger", async () => {
       const { fx, poolId, dripFeed, provider } = await fixture();
       await expect(
-        dripFeed
-          .connect(fx.stranger)
-          .openAgreement(poolId, agreementIdOf("a"), provider.address, termsStruct(terms())),
+        dripFeed.connect(fx.stranger).openAgreement(poolId, agreementIdOf("a"), provider.address, termsStruct(terms())),
       )
         .to.be.revertedWithCustomError(dripFeed, "NotAuthorized")
         .withArgs(poolId, fx.stranger.address, OPEN);
@@ -116,7 +112,9 @@ describe("openAgreement", () => {
         const { fx, poolId, dripFeed } = await fixture();
         await dripFeed.setGrant(poolId, fx.grantee.address, OPEN, FOREVER, 1000n * GLM, 0n);
         await expect(
-          dripFeed.connect(fx.grantee).openAgreement(poolId, agreementIdOf("a"), fx.owner.address, termsStruct(terms())),
+          dripFeed
+            .connect(fx.grantee)
+            .openAgreement(poolId, agreementIdOf("a"), fx.owner.address, termsStruct(terms())),
         )
           .to.be.revertedWithCustomError(dripFeed, "InvalidTerms")
           .withArgs(6);
@@ -175,9 +173,10 @@ describe("openAgreement", () => {
       const { fx, poolId, dripFeed, provider } = await fixture();
       await openAgreement(fx, poolId, { agreementId: agreementIdOf("a") });
       const other = await createFundedPool(fx, { salt: saltOf("other") });
-      await expect(
-        dripFeed.openAgreement(other, agreementIdOf("a"), provider.address, termsStruct(terms())),
-      ).to.emit(dripFeed, "AgreementOpened");
+      await expect(dripFeed.openAgreement(other, agreementIdOf("a"), provider.address, termsStruct(terms()))).to.emit(
+        dripFeed,
+        "AgreementOpened",
+      );
     });
   });
 
@@ -209,11 +208,10 @@ describe("openAgreement", () => {
         paymentTimeout: 7200n,
       });
       const id = agreementIdOf("a");
-      const tx = await expectDeltas(
-        fx,
-        () => dripFeed.openAgreement(poolId, id, provider.address, termsStruct(t)),
-        { pools: [{ poolId, locked: 40n * GLM }], agreements: [{ poolId, agreementId: id }] },
-      );
+      const tx = await expectDeltas(fx, () => dripFeed.openAgreement(poolId, id, provider.address, termsStruct(t)), {
+        pools: [{ poolId, locked: 40n * GLM }],
+        agreements: [{ poolId, agreementId: id }],
+      });
       await expect(tx)
         .to.emit(dripFeed, "AgreementOpened")
         .withArgs(poolId, id, provider.address, [t.budget, t.upfront, t.maxRate, t.streamRate, 300n, 7200n]);

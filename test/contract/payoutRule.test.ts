@@ -58,7 +58,14 @@ async function runScenario(fx: DripFeedFixture, terms: Terms, steps: Step[]): Pr
   const poolId = await createFundedPool(fx, { amount: terms.budget + GLM });
   const start = (await now()) + 10n;
   const { agreementId } = await openAgreement(fx, poolId, { terms, at: start });
-  const model: AgreementState = { status: Status.Active, startedAt: start, terminatedAt: 0n, terms, paid: 0n, acceptedTotal: 0n };
+  const model: AgreementState = {
+    status: Status.Active,
+    startedAt: start,
+    terminatedAt: 0n,
+    terms,
+    paid: 0n,
+    acceptedTotal: 0n,
+  };
   let lastPaid = 0n;
 
   for (const step of steps) {
@@ -133,9 +140,21 @@ describe("the payout rule", () => {
         const harness = await deployHarness();
         expect(payoutVectors.cases.length).to.be.greaterThan(10);
         for (const c of payoutVectors.cases) {
-          const t = { budget: BigInt(c.budget), upfront: BigInt(c.upfront), maxRate: BigInt(c.maxRate), streamRate: BigInt(c.streamRate) };
+          const t = {
+            budget: BigInt(c.budget),
+            upfront: BigInt(c.upfront),
+            maxRate: BigInt(c.maxRate),
+            streamRate: BigInt(c.streamRate),
+          };
           const label = `${c.terms}, accepted ${c.acceptedTotal}, ${c.elapsed}s`;
-          const onChain = await harness.payableAmount(t.budget, t.upfront, t.maxRate, t.streamRate, BigInt(c.acceptedTotal), BigInt(c.elapsed));
+          const onChain = await harness.payableAmount(
+            t.budget,
+            t.upfront,
+            t.maxRate,
+            t.streamRate,
+            BigInt(c.acceptedTotal),
+            BigInt(c.elapsed),
+          );
           expect(onChain, label).to.equal(BigInt(c.payable));
           expect(payableAmount(t, BigInt(c.acceptedTotal), BigInt(c.elapsed)), label).to.equal(BigInt(c.payable));
         }
@@ -152,16 +171,28 @@ describe("the payout rule", () => {
     describe("against the TypeScript model on random inputs", () => {
       it("agrees on payableAmount, including at the 128-bit and 40-bit extremes (no overflow)", async () => {
         const harness = await deployHarness();
-        const u128 = fc.oneof(fc.bigInt({ min: 0n, max: MAX128 }), fc.constantFrom(0n, 1n, MAX128), fc.bigInt({ min: 0n, max: 10n ** 24n }));
+        const u128 = fc.oneof(
+          fc.bigInt({ min: 0n, max: MAX128 }),
+          fc.constantFrom(0n, 1n, MAX128),
+          fc.bigInt({ min: 0n, max: 10n ** 24n }),
+        );
         const rate = fc.oneof(fc.constant(0n), u128, fc.bigInt({ min: 0n, max: perHour(1000n * GLM) }));
         await fc.assert(
-          fc.asyncProperty(u128, u128, rate, rate, u128, fc.oneof(fc.bigInt({ min: 0n, max: MAX40 }), fc.bigInt({ min: 0n, max: 10n ** 6n })), async (budget, upfrontRaw, maxRate, streamRate, accepted, elapsed) => {
-            const upfront = upfrontRaw > budget ? budget : upfrontRaw;
-            const t = { budget, upfront, maxRate, streamRate };
-            const onChain = await harness.payableAmount(budget, upfront, maxRate, streamRate, accepted, elapsed);
-            expect(onChain).to.equal(payableAmount(t, accepted, elapsed));
-            expect(onChain).to.be.lte(budget);
-          }),
+          fc.asyncProperty(
+            u128,
+            u128,
+            rate,
+            rate,
+            u128,
+            fc.oneof(fc.bigInt({ min: 0n, max: MAX40 }), fc.bigInt({ min: 0n, max: 10n ** 6n })),
+            async (budget, upfrontRaw, maxRate, streamRate, accepted, elapsed) => {
+              const upfront = upfrontRaw > budget ? budget : upfrontRaw;
+              const t = { budget, upfront, maxRate, streamRate };
+              const onChain = await harness.payableAmount(budget, upfront, maxRate, streamRate, accepted, elapsed);
+              expect(onChain).to.equal(payableAmount(t, accepted, elapsed));
+              expect(onChain).to.be.lte(budget);
+            },
+          ),
           { numRuns: 150 },
         );
       });
@@ -170,12 +201,18 @@ describe("the payout rule", () => {
         const harness = await deployHarness();
         const u128 = fc.oneof(fc.bigInt({ min: 0n, max: MAX128 }), fc.bigInt({ min: 0n, max: 10n ** 22n }));
         await fc.assert(
-          fc.asyncProperty(u128, u128, fc.oneof(u128, fc.constant(0n)), fc.bigInt({ min: 0n, max: MAX40 }), async (levelRaw, allowance, rate, seconds) => {
-            const level = levelRaw > allowance ? allowance : levelRaw;
-            const onChain = await harness.allowanceNow(level, allowance, rate, seconds);
-            expect(onChain).to.equal(allowanceNow(level, allowance, rate, seconds));
-            expect(onChain).to.be.lte(allowance);
-          }),
+          fc.asyncProperty(
+            u128,
+            u128,
+            fc.oneof(u128, fc.constant(0n)),
+            fc.bigInt({ min: 0n, max: MAX40 }),
+            async (levelRaw, allowance, rate, seconds) => {
+              const level = levelRaw > allowance ? allowance : levelRaw;
+              const onChain = await harness.allowanceNow(level, allowance, rate, seconds);
+              expect(onChain).to.equal(allowanceNow(level, allowance, rate, seconds));
+              expect(onChain).to.be.lte(allowance);
+            },
+          ),
           { numRuns: 100 },
         );
       });
@@ -247,15 +284,19 @@ describe("the payout rule", () => {
     describe("when a stream floor is set and no acceptance ever comes", () => {
       it("pays by the second until termination, then nothing more", async () => {
         const fx = await deployFixture();
-        await runScenario(fx, termsOf({ budget: 10n * GLM, maxRate: perHour(36n * GLM), streamRate: perHour(18n * GLM) }), [
-          { dt: 1n, kind: "view" },
-          { dt: 60n, kind: "claim" },
-          { dt: 120n, kind: "view" },
-          { dt: 121n, kind: "claim" },
-          { dt: 1000n, kind: "terminate" },
-          { dt: 5000n, kind: "claim" },
-          { dt: 5001n, kind: "claim" },
-        ]);
+        await runScenario(
+          fx,
+          termsOf({ budget: 10n * GLM, maxRate: perHour(36n * GLM), streamRate: perHour(18n * GLM) }),
+          [
+            { dt: 1n, kind: "view" },
+            { dt: 60n, kind: "claim" },
+            { dt: 120n, kind: "view" },
+            { dt: 121n, kind: "claim" },
+            { dt: 1000n, kind: "terminate" },
+            { dt: 5000n, kind: "claim" },
+            { dt: 5001n, kind: "claim" },
+          ],
+        );
       });
 
       it("runs up to the budget and stops there", async () => {
@@ -271,16 +312,20 @@ describe("the payout rule", () => {
 
       it("combines with acceptances: whichever is higher is payable", async () => {
         const fx = await deployFixture();
-        await runScenario(fx, termsOf({ budget: 10n * GLM, maxRate: perHour(36n * GLM), streamRate: perHour(18n * GLM) }), [
-          { dt: 60n, kind: "settle", total: GLM / 2n },
-          { dt: 61n, kind: "settle", total: 5n * GLM },
-          { dt: 300n, kind: "claim" },
-          { dt: 600n, kind: "claim" },
-          { dt: 1200n, kind: "claim" },
-          { dt: 1500n, kind: "terminate" },
-          { dt: 1501n, kind: "settle", total: 9n * GLM },
-          { dt: 4000n, kind: "view" },
-        ]);
+        await runScenario(
+          fx,
+          termsOf({ budget: 10n * GLM, maxRate: perHour(36n * GLM), streamRate: perHour(18n * GLM) }),
+          [
+            { dt: 60n, kind: "settle", total: GLM / 2n },
+            { dt: 61n, kind: "settle", total: 5n * GLM },
+            { dt: 300n, kind: "claim" },
+            { dt: 600n, kind: "claim" },
+            { dt: 1200n, kind: "claim" },
+            { dt: 1500n, kind: "terminate" },
+            { dt: 1501n, kind: "settle", total: 9n * GLM },
+            { dt: 4000n, kind: "view" },
+          ],
+        );
       });
     });
 
@@ -292,8 +337,16 @@ describe("the payout rule", () => {
         const t = termsOf({ budget: 10n * GLM, upfront: 2n * GLM, maxRate: perHour(GLM) });
         // Open and settle in the same transaction: elapsed is 0, only the upfront is payable.
         const calls = [
-          fx.dripFeed.interface.encodeFunctionData("openAgreement", [poolId, id, fx.providers[0].address, termsStruct(t)]),
-          fx.dripFeed.interface.encodeFunctionData("settle", settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 5n * GLM))),
+          fx.dripFeed.interface.encodeFunctionData("openAgreement", [
+            poolId,
+            id,
+            fx.providers[0].address,
+            termsStruct(t),
+          ]),
+          fx.dripFeed.interface.encodeFunctionData(
+            "settle",
+            settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 5n * GLM)),
+          ),
         ];
         await expectDeltas(fx, () => fx.dripFeed.multicall(calls), {
           tokens: { dripFeed: -2n * GLM, provider0: 2n * GLM },
@@ -306,15 +359,19 @@ describe("the payout rule", () => {
 
       it("follows the model over time", async () => {
         const fx = await deployFixture();
-        await runScenario(fx, termsOf({ budget: 10n * GLM, upfront: 3n * GLM, maxRate: perHour(3600n * GLM / 1000n) }), [
-          { dt: 1n, kind: "settle", total: GLM },
-          { dt: 2n, kind: "settle", total: 4n * GLM },
-          { dt: 500n, kind: "claim" },
-          { dt: 1000n, kind: "claim" },
-          { dt: 1001n, kind: "settle", total: 10n * GLM },
-          { dt: 7000n, kind: "terminate" },
-          { dt: 8000n, kind: "claim" },
-        ]);
+        await runScenario(
+          fx,
+          termsOf({ budget: 10n * GLM, upfront: 3n * GLM, maxRate: perHour((3600n * GLM) / 1000n) }),
+          [
+            { dt: 1n, kind: "settle", total: GLM },
+            { dt: 2n, kind: "settle", total: 4n * GLM },
+            { dt: 500n, kind: "claim" },
+            { dt: 1000n, kind: "claim" },
+            { dt: 1001n, kind: "settle", total: 10n * GLM },
+            { dt: 7000n, kind: "terminate" },
+            { dt: 8000n, kind: "claim" },
+          ],
+        );
       });
     });
 

@@ -23,7 +23,9 @@ describe("release", () => {
     });
     const id = agreements[0].agreementId;
     // 30 GLM accepted and paid before anything else happens.
-    await fx.dripFeed.connect(fx.relay).settle(...settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 30n * GLM)));
+    await fx.dripFeed
+      .connect(fx.relay)
+      .settle(...settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 30n * GLM)));
     return { fx, poolId, id, a: agreements[0], dripFeed: fx.dripFeed };
   }
 
@@ -79,7 +81,9 @@ describe("release", () => {
           pools: [{ poolId, locked: -70n * GLM }],
           agreements: [{ poolId, agreementId: id }],
         });
-        await expect(tx).to.emit(dripFeed, "AgreementReleased").withArgs(poolId, id, 70n * GLM);
+        await expect(tx)
+          .to.emit(dripFeed, "AgreementReleased")
+          .withArgs(poolId, id, 70n * GLM);
         const a = await dripFeed.getAgreement(poolId, id);
         expect(a.status).to.equal(Status.Released);
         expect(a.paid).to.equal(30n * GLM);
@@ -114,7 +118,9 @@ describe("release", () => {
         pools: [{ poolId, locked: -70n * GLM }],
         agreements: [{ poolId, agreementId: id }],
       });
-      await expect(tx).to.emit(dripFeed, "AgreementReleased").withArgs(poolId, id, 70n * GLM);
+      await expect(tx)
+        .to.emit(dripFeed, "AgreementReleased")
+        .withArgs(poolId, id, 70n * GLM);
     });
   });
 });

@@ -212,7 +212,12 @@ describe("setGrant / grantOf", () => {
       await expect(
         f.dripFeed
           .connect(f.fx.grantee)
-          .openAgreement(f.poolId, agreementIdOf("g2"), f.fx.providers[1].address, termsStruct(terms({ budget: 40n * GLM }))),
+          .openAgreement(
+            f.poolId,
+            agreementIdOf("g2"),
+            f.fx.providers[1].address,
+            termsStruct(terms({ budget: 40n * GLM })),
+          ),
       )
         .to.be.revertedWithCustomError(f.dripFeed, "AllowanceExceeded")
         .withArgs(f.bucket.available(t), 40n * GLM);

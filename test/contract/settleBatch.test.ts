@@ -25,7 +25,11 @@ describe("settleBatch", () => {
     const fx = await deployFixture();
     const { poolId, agreements } = await setupPool(fx, {
       amount: 500n * GLM,
-      agreements: [{ terms: { budget: 100n * GLM } }, { terms: { budget: 100n * GLM } }, { terms: { budget: 100n * GLM } }],
+      agreements: [
+        { terms: { budget: 100n * GLM } },
+        { terms: { budget: 100n * GLM } },
+        { terms: { budget: 100n * GLM } },
+      ],
     });
     await fx.dripFeed.setGrant(poolId, fx.grantee.address, ACCEPT, FOREVER, 0n, 0n);
     const [a0, a1, a2] = agreements.map((a) => a.agreementId);
@@ -58,8 +62,12 @@ describe("settleBatch", () => {
           { poolId, agreementId: a1, paid: 20n * GLM, acceptedTotal: 20n * GLM },
         ],
       });
-      await expect(tx).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, a0, items[0].acceptance.debitNoteId, 10n * GLM, 10n * GLM, fx.owner.address);
-      await expect(tx).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, a1, items[1].acceptance.debitNoteId, 20n * GLM, 20n * GLM, fx.grantee.address);
+      await expect(tx)
+        .to.emit(dripFeed, "DebitNoteSettled")
+        .withArgs(poolId, a0, items[0].acceptance.debitNoteId, 10n * GLM, 10n * GLM, fx.owner.address);
+      await expect(tx)
+        .to.emit(dripFeed, "DebitNoteSettled")
+        .withArgs(poolId, a1, items[1].acceptance.debitNoteId, 20n * GLM, 20n * GLM, fx.grantee.address);
       await expect(tx).to.not.emit(dripFeed, "SettlementFailed");
     });
 
@@ -87,9 +95,15 @@ describe("settleBatch", () => {
       const first = await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM);
       const deadline = (await now()) + 5n;
       const bad = [
-        { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, a1, GLM, { deadline })), error: "SignatureExpired" },
+        {
+          item: batchItem(await signTotal(fx.owner, fx.domain, poolId, a1, GLM, { deadline })),
+          error: "SignatureExpired",
+        },
         { item: batchItem(await signTotal(fx.stranger, fx.domain, poolId, a1, GLM)), error: "InvalidSignature" },
-        { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, agreementIdOf("nope"), GLM)), error: "AgreementNotFound" },
+        {
+          item: batchItem(await signTotal(fx.owner, fx.domain, poolId, agreementIdOf("nope"), GLM)),
+          error: "AgreementNotFound",
+        },
         { item: batchItem(await signTotal(fx.owner, fx.domain, poolId, a2, GLM)), error: "AgreementNotActive" },
         { item: batchItem(first), error: "NothingToSettle" },
       ];
@@ -108,10 +122,17 @@ describe("settleBatch", () => {
       for (const { item, error } of bad) {
         await expect(tx, error)
           .to.emit(dripFeed, "SettlementFailed")
-          .withArgs(item.acceptance.poolId, item.acceptance.agreementId, item.acceptance.debitNoteId, errorSelector(dripFeed, error));
+          .withArgs(
+            item.acceptance.poolId,
+            item.acceptance.agreementId,
+            item.acceptance.debitNoteId,
+            errorSelector(dripFeed, error),
+          );
       }
       const receipt = await tx.wait();
-      const failed = receipt!.logs.filter((l) => l.topics[0] === dripFeed.interface.getEvent("SettlementFailed").topicHash);
+      const failed = receipt!.logs.filter(
+        (l) => l.topics[0] === dripFeed.interface.getEvent("SettlementFailed").topicHash,
+      );
       expect(failed).to.have.length(bad.length);
     });
 
@@ -134,8 +155,10 @@ describe("settleBatch", () => {
       await fx.dripFeed.createPool(await blt.getAddress(), saltOf("blt"));
       const poolId = await fx.dripFeed.poolIdOf(fx.owner.address, saltOf("blt"));
       await fx.dripFeed.fund(poolId, 300n * GLM);
-      const a0 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a0"), provider: fx.providers[0] })).agreementId;
-      const a1 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a1"), provider: fx.providers[1] })).agreementId;
+      const a0 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a0"), provider: fx.providers[0] }))
+        .agreementId;
+      const a1 = (await openAgreement(fx, poolId, { agreementId: agreementIdOf("a1"), provider: fx.providers[1] }))
+        .agreementId;
       await blt.setBlocked(fx.providers[0].address, true);
       const items = [
         batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 10n * GLM)),

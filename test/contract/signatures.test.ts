@@ -56,15 +56,27 @@ describe("signatures", () => {
       const walletAddress = await wallet.getAddress();
       const df = fx.dripFeed.interface;
       await fx.token.mint(walletAddress, 100n * GLM);
-      await wallet.connect(key).execute(fx.tokenAddress, fx.token.interface.encodeFunctionData("approve", [fx.dripFeedAddress, MaxUint256]));
+      await wallet
+        .connect(key)
+        .execute(fx.tokenAddress, fx.token.interface.encodeFunctionData("approve", [fx.dripFeedAddress, MaxUint256]));
       const salt = saltOf("safe");
       const poolId = await fx.dripFeed.poolIdOf(walletAddress, salt);
       const id = agreementIdOf("safe-a");
-      await wallet.connect(key).execute(fx.dripFeedAddress, df.encodeFunctionData("createPool", [fx.tokenAddress, salt]));
+      await wallet
+        .connect(key)
+        .execute(fx.dripFeedAddress, df.encodeFunctionData("createPool", [fx.tokenAddress, salt]));
       await wallet.connect(key).execute(fx.dripFeedAddress, df.encodeFunctionData("fund", [poolId, 100n * GLM]));
       await wallet
         .connect(key)
-        .execute(fx.dripFeedAddress, df.encodeFunctionData("openAgreement", [poolId, id, fx.providers[0].address, termsStruct(terms({ budget: 50n * GLM }))]));
+        .execute(
+          fx.dripFeedAddress,
+          df.encodeFunctionData("openAgreement", [
+            poolId,
+            id,
+            fx.providers[0].address,
+            termsStruct(terms({ budget: 50n * GLM })),
+          ]),
+        );
       return { fx, key, wallet, walletAddress, poolId, id };
     }
 
@@ -99,10 +111,22 @@ describe("signatures", () => {
       const df = fx.dripFeed.interface;
       await expectDeltas(
         fx,
-        () => wallet.connect(key).execute(fx.dripFeedAddress, df.encodeFunctionData("withdraw", [poolId, 50n * GLM, walletAddress])),
-        { extraParties: { wallet: walletAddress }, tokens: { dripFeed: -50n * GLM, wallet: 50n * GLM }, pools: [{ poolId, balance: -50n * GLM }] },
+        () =>
+          wallet
+            .connect(key)
+            .execute(fx.dripFeedAddress, df.encodeFunctionData("withdraw", [poolId, 50n * GLM, walletAddress])),
+        {
+          extraParties: { wallet: walletAddress },
+          tokens: { dripFeed: -50n * GLM, wallet: 50n * GLM },
+          pools: [{ poolId, balance: -50n * GLM }],
+        },
       );
-      await wallet.connect(key).execute(fx.dripFeedAddress, df.encodeFunctionData("setGrant", [poolId, fx.grantee.address, ACCEPT, FOREVER, 0n, 0n]));
+      await wallet
+        .connect(key)
+        .execute(
+          fx.dripFeedAddress,
+          df.encodeFunctionData("setGrant", [poolId, fx.grantee.address, ACCEPT, FOREVER, 0n, 0n]),
+        );
       expect((await fx.dripFeed.grantOf(poolId, fx.grantee.address))[0]).to.equal(ACCEPT);
     });
   });
@@ -124,7 +148,10 @@ describe("signatures", () => {
       });
       const s2 = await signTotal(fx.grantee, fx.domain, poolId, id, 9n * GLM, { as: walletAddress });
       await fx.dripFeed.setGrant(poolId, walletAddress, 0, 0n, 0n, 0n);
-      await expect(fx.dripFeed.settle(...settleArgs(s2))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+      await expect(fx.dripFeed.settle(...settleArgs(s2))).to.be.revertedWithCustomError(
+        fx.dripFeed,
+        "InvalidSignature",
+      );
     });
   });
 
@@ -162,10 +189,9 @@ describe("signatures", () => {
         await openAgreement(fx, p1, { agreementId: id });
         await openAgreement(fx, p2, { agreementId: id });
         const s = await signTotal(fx.owner, fx.domain, p1, id, GLM);
-        await expect(fx.dripFeed.settle({ ...s.acceptance, poolId: p2 }, s.signer, s.signature)).to.be.revertedWithCustomError(
-          fx.dripFeed,
-          "InvalidSignature",
-        );
+        await expect(
+          fx.dripFeed.settle({ ...s.acceptance, poolId: p2 }, s.signer, s.signature),
+        ).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
       });
     });
 
@@ -174,7 +200,10 @@ describe("signatures", () => {
         const { fx, poolId, a0 } = await twoAgreements();
         for (const chainId of [1n, 137n, fx.chainId + 1n]) {
           const s = await signTotal(fx.owner, { ...fx.domain, chainId }, poolId, a0, GLM);
-          await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+          await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+            fx.dripFeed,
+            "InvalidSignature",
+          );
         }
       });
     });
@@ -189,8 +218,17 @@ describe("signatures", () => {
         await other.connect(fx.owner).createPool(fx.tokenAddress, saltOf("pool"));
         await other.connect(fx.owner).fund(poolId, 100n * GLM);
         await other.connect(fx.owner).openAgreement(poolId, a0, fx.providers[0].address, termsStruct(terms()));
-        const s = await signTotal(fx.owner, { chainId: fx.chainId, verifyingContract: otherAddress }, poolId, a0, 3n * GLM);
-        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+        const s = await signTotal(
+          fx.owner,
+          { chainId: fx.chainId, verifyingContract: otherAddress },
+          poolId,
+          a0,
+          3n * GLM,
+        );
+        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+          fx.dripFeed,
+          "InvalidSignature",
+        );
         await expectDeltas(fx, () => other.connect(fx.relay).settle(...settleArgs(s)), {
           extraParties: { other: otherAddress },
           tokens: { other: -3n * GLM, provider0: 3n * GLM },
@@ -226,7 +264,10 @@ describe("signatures", () => {
       const byGrantee = await signTotal(fx.grantee, fx.domain, poolId, id, 2n * GLM, { deadline });
       await atTime(deadline + 1n);
       for (const s of [byOwner, byGrantee]) {
-        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(fx.dripFeed, "SignatureExpired");
+        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+          fx.dripFeed,
+          "SignatureExpired",
+        );
       }
     });
   });
@@ -245,14 +286,20 @@ describe("signatures", () => {
         const { fx, poolId, id } = await granted();
         const s = await signTotal(fx.grantee, fx.domain, poolId, id, 3n * GLM);
         await fx.dripFeed.setGrant(poolId, fx.grantee.address, 0, 0n, 0n, 0n);
-        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+          fx.dripFeed,
+          "InvalidSignature",
+        );
       });
 
       it("voids it also when ACCEPT is replaced by other permissions", async () => {
         const { fx, poolId, id } = await granted();
         const s = await signTotal(fx.grantee, fx.domain, poolId, id, 3n * GLM);
         await fx.dripFeed.setGrant(poolId, fx.grantee.address, TERMINATE | OPEN, FOREVER, GLM, 0n);
-        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+          fx.dripFeed,
+          "InvalidSignature",
+        );
       });
     });
 
@@ -268,7 +315,10 @@ describe("signatures", () => {
         await atTime(validUntil);
         await expect(fx.dripFeed.settle(...settleArgs(s1))).to.emit(fx.dripFeed, "DebitNoteSettled");
         await atTime(validUntil + 1n);
-        await expect(fx.dripFeed.settle(...settleArgs(s2))).to.be.revertedWithCustomError(fx.dripFeed, "InvalidSignature");
+        await expect(fx.dripFeed.settle(...settleArgs(s2))).to.be.revertedWithCustomError(
+          fx.dripFeed,
+          "InvalidSignature",
+        );
       });
     });
 
@@ -331,10 +381,16 @@ describe("signatures", () => {
     it("gives the vector digests from acceptanceDigest on-chain and from the SDK", async () => {
       const { address, dripFeed } = await vectorDripFeed();
       for (const c of vectors.cases) {
-        const acceptance = { ...c.acceptance, totalAccepted: BigInt(c.acceptance.totalAccepted), deadline: BigInt(c.acceptance.deadline) };
+        const acceptance = {
+          ...c.acceptance,
+          totalAccepted: BigInt(c.acceptance.totalAccepted),
+          deadline: BigInt(c.acceptance.deadline),
+        };
         expect(acceptance.debitNoteId).to.equal(debitNoteIdHash(c.golemDebitNoteId));
         expect(await dripFeed.acceptanceDigest(acceptance), c.signerRole).to.equal(c.digest);
-        expect(digestOf({ chainId: BigInt(vectors.domain.chainId), verifyingContract: address }, acceptance)).to.equal(c.digest);
+        expect(digestOf({ chainId: BigInt(vectors.domain.chainId), verifyingContract: address }, acceptance)).to.equal(
+          c.digest,
+        );
       }
     });
 
@@ -343,8 +399,16 @@ describe("signatures", () => {
         [vectors.cases[0], ownerKey],
         [vectors.cases[1], granteeKey],
       ] as const) {
-        const acceptance = { ...c.acceptance, totalAccepted: BigInt(c.acceptance.totalAccepted), deadline: BigInt(c.acceptance.deadline) };
-        const s = await sign(new Wallet(key), { chainId: BigInt(vectors.domain.chainId), verifyingContract: vectors.domain.verifyingContract }, acceptance);
+        const acceptance = {
+          ...c.acceptance,
+          totalAccepted: BigInt(c.acceptance.totalAccepted),
+          deadline: BigInt(c.acceptance.deadline),
+        };
+        const s = await sign(
+          new Wallet(key),
+          { chainId: BigInt(vectors.domain.chainId), verifyingContract: vectors.domain.verifyingContract },
+          acceptance,
+        );
         expect(s.signature).to.equal(c.signature);
         expect(s.signer).to.equal(c.signer);
       }
@@ -366,34 +430,64 @@ describe("signatures", () => {
       const poolId = vectors.poolId;
       const agreementId = vectors.cases[0].acceptance.agreementId;
       await dripFeed.connect(owner).fund(poolId, 10n * GLM);
-      await dripFeed.connect(owner).openAgreement(poolId, agreementId, fx.providers[0].address, termsStruct(terms({ budget: 10n * GLM })));
+      await dripFeed
+        .connect(owner)
+        .openAgreement(poolId, agreementId, fx.providers[0].address, termsStruct(terms({ budget: 10n * GLM })));
       await dripFeed.connect(owner).setGrant(poolId, granteeAddress, ACCEPT, FOREVER, 0n, 0n);
 
       const ctx = {
         token,
         dripFeed,
-        parties: { dripFeed: address, owner: owner.address, grantee: granteeAddress, provider0: fx.providers[0].address, relay: fx.relay.address },
+        parties: {
+          dripFeed: address,
+          owner: owner.address,
+          grantee: granteeAddress,
+          provider0: fx.providers[0].address,
+          relay: fx.relay.address,
+        },
       };
       const first = vectors.cases[0];
       const paid1 = BigInt(first.acceptance.totalAccepted);
       const acceptance1 = { ...first.acceptance, totalAccepted: paid1, deadline: BigInt(first.acceptance.deadline) };
-      const tx1 = await expectDeltas(ctx, () => dripFeed.connect(fx.relay).settle(acceptance1, first.signer, first.signature), {
-        tokens: { dripFeed: -paid1, provider0: paid1 },
-        pools: [{ poolId, balance: -paid1, locked: -paid1 }],
-        agreements: [{ poolId, agreementId, paid: paid1, acceptedTotal: paid1 }],
-      });
-      await expect(tx1).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, agreementId, first.acceptance.debitNoteId, paid1, paid1, first.signer);
+      const tx1 = await expectDeltas(
+        ctx,
+        () => dripFeed.connect(fx.relay).settle(acceptance1, first.signer, first.signature),
+        {
+          tokens: { dripFeed: -paid1, provider0: paid1 },
+          pools: [{ poolId, balance: -paid1, locked: -paid1 }],
+          agreements: [{ poolId, agreementId, paid: paid1, acceptedTotal: paid1 }],
+        },
+      );
+      await expect(tx1)
+        .to.emit(dripFeed, "DebitNoteSettled")
+        .withArgs(poolId, agreementId, first.acceptance.debitNoteId, paid1, paid1, first.signer);
 
       // The grantee's case, as the signed-acceptance JSON a relay receives, parsed by the SDK.
       const signed = parseAcceptanceJson(vectors.signedAcceptanceJson);
       expect(signed.signature).to.equal(vectors.cases[1].signature.toLowerCase());
       const total2 = signed.totalAccepted;
-      const tx2 = await expectDeltas(ctx, () => dripFeed.connect(fx.relay).settle(acceptanceOf(signed.poolId, signed.agreementId, signed.totalAccepted, { debitNoteId: signed.debitNoteId, deadline: signed.deadline }), signed.signer, signed.signature), {
-        tokens: { dripFeed: -(total2 - paid1), provider0: total2 - paid1 },
-        pools: [{ poolId, balance: -(total2 - paid1), locked: -(total2 - paid1) }],
-        agreements: [{ poolId, agreementId, paid: total2 - paid1, acceptedTotal: total2 - paid1 }],
-      });
-      await expect(tx2).to.emit(dripFeed, "DebitNoteSettled").withArgs(poolId, agreementId, signed.debitNoteId, total2, total2 - paid1, granteeAddress);
+      const tx2 = await expectDeltas(
+        ctx,
+        () =>
+          dripFeed
+            .connect(fx.relay)
+            .settle(
+              acceptanceOf(signed.poolId, signed.agreementId, signed.totalAccepted, {
+                debitNoteId: signed.debitNoteId,
+                deadline: signed.deadline,
+              }),
+              signed.signer,
+              signed.signature,
+            ),
+        {
+          tokens: { dripFeed: -(total2 - paid1), provider0: total2 - paid1 },
+          pools: [{ poolId, balance: -(total2 - paid1), locked: -(total2 - paid1) }],
+          agreements: [{ poolId, agreementId, paid: total2 - paid1, acceptedTotal: total2 - paid1 }],
+        },
+      );
+      await expect(tx2)
+        .to.emit(dripFeed, "DebitNoteSettled")
+        .withArgs(poolId, agreementId, signed.debitNoteId, total2, total2 - paid1, granteeAddress);
     });
   });
 });

@@ -35,7 +35,12 @@ describe("views: getPool, getAgreement, claimable", () => {
         const poolId = await createFundedPool(fx, { amount: 100n * GLM });
         const check = async (balance: bigint, locked: bigint) => {
           const p = await fx.dripFeed.getPool(poolId);
-          expect([p.owner, p.token, p.balance, p.locked]).to.deep.equal([fx.owner.address, fx.tokenAddress, balance, locked]);
+          expect([p.owner, p.token, p.balance, p.locked]).to.deep.equal([
+            fx.owner.address,
+            fx.tokenAddress,
+            balance,
+            locked,
+          ]);
         };
         await check(100n * GLM, 0n);
         const { agreementId } = await openAgreement(fx, poolId, { terms: { budget: 60n * GLM } });
@@ -132,7 +137,16 @@ describe("views: getPool, getAgreement, claimable", () => {
       it("equals the model's payable - paid at every second sampled", async () => {
         const fx = await deployFixture();
         const { poolId, agreements } = await setupPool(fx, {
-          agreements: [{ terms: { budget: 10n * GLM, upfront: GLM, maxRate: perSecond(GLM / 50n), streamRate: perSecond(GLM / 200n) } }],
+          agreements: [
+            {
+              terms: {
+                budget: 10n * GLM,
+                upfront: GLM,
+                maxRate: perSecond(GLM / 50n),
+                streamRate: perSecond(GLM / 200n),
+              },
+            },
+          ],
         });
         const { agreementId, startedAt } = agreements[0];
         await atTime(startedAt + 3n);
@@ -140,7 +154,9 @@ describe("views: getPool, getAgreement, claimable", () => {
         for (const dt of [3n, 4n, 50n, 149n, 150n, 151n, 400n]) {
           await mineAt(startedAt + dt);
           const a = await fx.dripFeed.getAgreement(poolId, agreementId);
-          expect(await fx.dripFeed.claimable(poolId, agreementId), `at ${dt}s`).to.equal(claimableAt(a, startedAt + dt));
+          expect(await fx.dripFeed.claimable(poolId, agreementId), `at ${dt}s`).to.equal(
+            claimableAt(a, startedAt + dt),
+          );
         }
         await fx.dripFeed.terminate(poolId, agreementId);
         const a = await fx.dripFeed.getAgreement(poolId, agreementId);

@@ -1,7 +1,17 @@
 import { expect } from "chai";
 import { ZeroAddress } from "ethers";
 
-import { ACCEPT, GLM, OPEN, TERMINATE, createFundedPool, deployFixture, expectDeltas, saltOf, setupPool } from "../helpers";
+import {
+  ACCEPT,
+  GLM,
+  OPEN,
+  TERMINATE,
+  createFundedPool,
+  deployFixture,
+  expectDeltas,
+  saltOf,
+  setupPool,
+} from "../helpers";
 
 describe("withdraw", () => {
   describe("when the pool does not exist", () => {
@@ -25,7 +35,14 @@ describe("withdraw", () => {
     it("reverts NotPoolOwner for a grantee holding every permission", async () => {
       const fx = await deployFixture();
       const poolId = await createFundedPool(fx);
-      await fx.dripFeed.setGrant(poolId, fx.grantee.address, ACCEPT | TERMINATE | OPEN, 2n ** 40n - 1n, 1000n * GLM, 0n);
+      await fx.dripFeed.setGrant(
+        poolId,
+        fx.grantee.address,
+        ACCEPT | TERMINATE | OPEN,
+        2n ** 40n - 1n,
+        1000n * GLM,
+        0n,
+      );
       await expect(fx.dripFeed.connect(fx.grantee).withdraw(poolId, 1n, fx.grantee.address))
         .to.be.revertedWithCustomError(fx.dripFeed, "NotPoolOwner")
         .withArgs(poolId, fx.grantee.address);
@@ -72,7 +89,9 @@ describe("withdraw", () => {
         tokens: { dripFeed: -200n * GLM, owner: 200n * GLM },
         pools: [{ poolId, balance: -200n * GLM }],
       });
-      await expect(tx).to.emit(fx.dripFeed, "PoolWithdrawn").withArgs(poolId, fx.owner.address, 200n * GLM);
+      await expect(tx)
+        .to.emit(fx.dripFeed, "PoolWithdrawn")
+        .withArgs(poolId, fx.owner.address, 200n * GLM);
       const pool = await fx.dripFeed.getPool(poolId);
       expect(pool.balance).to.equal(pool.locked);
     });
@@ -84,7 +103,9 @@ describe("withdraw", () => {
         tokens: { dripFeed: -4n * GLM, relay: 4n * GLM },
         pools: [{ poolId, balance: -4n * GLM }],
       });
-      await expect(tx).to.emit(fx.dripFeed, "PoolWithdrawn").withArgs(poolId, fx.relay.address, 4n * GLM);
+      await expect(tx)
+        .to.emit(fx.dripFeed, "PoolWithdrawn")
+        .withArgs(poolId, fx.relay.address, 4n * GLM);
     });
 
     it("takes from this pool only", async () => {
