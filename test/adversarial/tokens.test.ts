@@ -1,0 +1,347 @@
+/**
+ * Hostile tokens (issue 5): fee-on-transfer, USDT-like (no return value), returning false, re-entering DripFeed,
+ * and blocklisting a provider. Every money movement checks the balance change of every party.
+ */
+import { expect } from "chai";
+import { ethers, network } from "hardhat";
+
+import {
+  type Hostile,
+  acceptance,
+  agreementIdOf,
+  agreementState,
+  createPool,
+  expectMoves,
+  hostileFixture,
+  partiesOf,
+  poolState,
+  saltOf,
+  signed,
+  terms,
+} from "./setup";
+
+const SAFE_ERC20_FAILED = ethers.id("SafeERC20FailedOperation(address)").slice(0, 10);
+
+async function increaseTime(seconds: number): Promise<void> {
+  await network.provider.send("evm_increaseTime", [seconds]);
+  await network.provider.send("evm_mine", []);
+}
+
+describe("adversarial: hostile tokens", () => {
+  let f: Hostile;
+  let parties: Record<string, string>;
+
+  beforeEach(async () => {
+    f = await hostileFixture();
+    parties = await partiesOf(f);
+  });
+
+  describe("a fee-on-transfer token", () => {
+    it("is refused by fund with UnsupportedToken and nobody's balance moves", async () => {
+      const poolId = await createPool(f, f.owner, f.fot, "fot", 0n);
+      await expectMoves(
+        f.fot,
+        parties,
+        async () =>
+          expect(f.dripFeed.connect(f.owner).fund(poolId, 1_000n)).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "UnsupportedToken",
+          ),
+        {},
+      );
+      expect(await poolState(f, poolId)).to.deep.equal([0n, 0n]);
+    });
+  });
+
+  describe("a USDT-like token whose transfers return nothing", () => {
+    it("works for the whole lifecycle: fund, open, settle, claim, terminate, release, withdraw", async () => {
+      const t = f.noReturn;
+      const poolId = await createPool(f, f.owner, t, "usdt", 0n);
+      const agreementId = agreementIdOf("usdt");
+
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.owner).fund(poolId, 10_000n), {
+        owner: -10_000n,
+        dripFeed: 10_000n,
+      });
+      const rate = 10n * 10n ** 18n; // 10 units per second floor
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(poolId, agreementId, await f.providerA.getAddress(), terms({ budget: 6_000n, maxRate: rate * 2n, streamRate: rate }));
+      expect(await poolState(f, poolId)).to.deep.equal([10_000n, 6_000n]);
+
+      // An acceptance far above the cap pays only up to the cap now.
+      const message = acceptance(poolId, agreementId, 5_000n);
+      const signature = await signed(f, f.owner, message);
+      await network.provider.send("evm_setNextBlockTimestamp", [Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 100]);
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.relay).settle(message, parties.owner, signature), {
+        dripFeed: -2_000n,
+        providerA: 2_000n,
+      });
+      // The rest drips out at maxRate: 50 s later 1 000 more.
+      await network.provider.send("evm_setNextBlockTimestamp", [Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 150]);
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.stranger).claim(poolId, agreementId), {
+        dripFeed: -1_000n,
+        providerA: 1_000n,
+      });
+      await f.dripFeed.connect(f.owner).terminate(poolId, agreementId);
+      await increaseTime(601);
+      await f.dripFeed.connect(f.stranger).release(poolId, agreementId);
+      // Release refunds budget - paid: what the provider left unclaimed after the window goes back to the pool.
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([3n, 3_000n, 5_000n]);
+      expect(await poolState(f, poolId)).to.deep.equal([7_000n, 0n]);
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n, parties.owner), {
+        dripFeed: -7_000n,
+        owner: 7_000n,
+      });
+      expect(await poolState(f, poolId)).to.deep.equal([0n, 0n]);
+    });
+  });
+
+  describe("a token that returns false", () => {
+    let poolId: string;
+    let agreementId: string;
+
+    beforeEach(async () => {
+      poolId = await createPool(f, f.owner, f.falseReturn, "false", 5_000n);
+      agreementId = agreementIdOf("false");
+      await f.dripFeed.connect(f.owner).openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 4_000n }));
+      await f.falseReturn.setFailing(true);
+    });
+
+    it("makes fund revert SafeERC20FailedOperation", async () => {
+      await expectMoves(
+        f.falseReturn,
+        parties,
+        async () =>
+          expect(f.dripFeed.connect(f.owner).fund(poolId, 1n)).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "SafeERC20FailedOperation",
+          ),
+        {},
+      );
+    });
+
+    it("makes settle and withdraw revert with the state intact", async () => {
+      const message = acceptance(poolId, agreementId, 1_000n);
+      const signature = await signed(f, f.owner, message);
+      await expectMoves(
+        f.falseReturn,
+        parties,
+        async () => {
+          await expect(f.dripFeed.connect(f.relay).settle(message, parties.owner, signature)).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "SafeERC20FailedOperation",
+          );
+          await expect(f.dripFeed.connect(f.owner).withdraw(poolId, 1_000n, parties.owner)).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "SafeERC20FailedOperation",
+          );
+        },
+        {},
+      );
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([1n, 0n, 0n]);
+      expect(await poolState(f, poolId)).to.deep.equal([5_000n, 4_000n]);
+    });
+
+    it("fails one settleBatch item with SafeERC20FailedOperation's selector and rolls that item back", async () => {
+      const message = acceptance(poolId, agreementId, 1_000n);
+      const signature = await signed(f, f.owner, message);
+      await expectMoves(
+        f.falseReturn,
+        parties,
+        async () => {
+          const tx = f.dripFeed.connect(f.relay).settleBatch([{ acceptance: message, signer: parties.owner, signature }]);
+          await expect(tx)
+            .to.emit(f.dripFeed, "SettlementFailed")
+            .withArgs(poolId, agreementId, message.debitNoteId, SAFE_ERC20_FAILED);
+        },
+        {},
+      );
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([1n, 0n, 0n]);
+      expect(await poolState(f, poolId)).to.deep.equal([5_000n, 4_000n]);
+      // Once the token behaves, the same acceptance settles in full.
+      await f.falseReturn.setFailing(false);
+      await expectMoves(f.falseReturn, parties, () => f.dripFeed.connect(f.relay).settle(message, parties.owner, signature), {
+        dripFeed: -1_000n,
+        providerA: 1_000n,
+      });
+    });
+  });
+
+  describe("a token that re-enters DripFeed from transfer and transferFrom", () => {
+    let poolId: string;
+    let agreementId: string;
+    const reentryError = async (): Promise<string | undefined> => {
+      const data = await f.reentrant.lastReentryReturnData();
+      return f.dripFeed.interface.parseError(data)?.name;
+    };
+
+    beforeEach(async () => {
+      poolId = await createPool(f, f.owner, f.reentrant, "reenter", 10_000n);
+      agreementId = agreementIdOf("reenter");
+      await f.dripFeed.connect(f.owner).openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 5_000n }));
+    });
+
+    it("cannot re-enter settle from the payout (the whole settle reverts, state intact)", async () => {
+      const message = acceptance(poolId, agreementId, 1_000n);
+      const signature = await signed(f, f.owner, message);
+      const payload = f.dripFeed.interface.encodeFunctionData("settle", [message, parties.owner, signature]);
+      await f.reentrant.arm(f.dripFeedAddress, payload, true);
+      await expectMoves(
+        f.reentrant,
+        parties,
+        async () =>
+          expect(f.dripFeed.connect(f.relay).settle(message, parties.owner, signature)).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "ReentrancyGuardReentrantCall",
+          ),
+        {},
+      );
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([1n, 0n, 0n]);
+      expect(await poolState(f, poolId)).to.deep.equal([10_000n, 5_000n]);
+    });
+
+    it("cannot re-enter through claim, withdraw, fund, release or multicall while money moves", async () => {
+      const payloads = [
+        f.dripFeed.interface.encodeFunctionData("claim", [poolId, agreementId]),
+        f.dripFeed.interface.encodeFunctionData("withdraw", [poolId, 1n, parties.stranger]),
+        f.dripFeed.interface.encodeFunctionData("fund", [poolId, 1n]),
+        f.dripFeed.interface.encodeFunctionData("release", [poolId, agreementId]),
+        f.dripFeed.interface.encodeFunctionData("multicall", [
+          [f.dripFeed.interface.encodeFunctionData("claim", [poolId, agreementId])],
+        ]),
+      ];
+      let paid = 0n;
+      for (const payload of payloads) {
+        // Swallowed re-entry: the outer call completes normally and the re-entry is refused by the guard.
+        await f.reentrant.arm(f.dripFeedAddress, payload, false);
+        const next = acceptance(poolId, agreementId, paid + 100n, `dn-${paid}`);
+        await expectMoves(
+          f.reentrant,
+          parties,
+          async () => f.dripFeed.connect(f.relay).settle(next, parties.owner, await signed(f, f.owner, next)),
+          { dripFeed: -100n, providerA: 100n },
+        );
+        paid += 100n;
+        expect(await f.reentrant.reentered()).to.equal(true);
+        expect(await f.reentrant.lastReentrySucceeded()).to.equal(false);
+        expect(await reentryError()).to.equal("ReentrancyGuardReentrantCall");
+      }
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([1n, paid, paid]);
+      expect(await poolState(f, poolId)).to.deep.equal([10_000n - paid, 5_000n - paid]);
+    });
+
+    it("cannot re-enter from fund's transferFrom or withdraw's transfer", async () => {
+      await f.reentrant.arm(f.dripFeedAddress, f.dripFeed.interface.encodeFunctionData("fund", [poolId, 7n]), false);
+      await expectMoves(f.reentrant, parties, () => f.dripFeed.connect(f.owner).fund(poolId, 1_000n), {
+        owner: -1_000n,
+        dripFeed: 1_000n,
+      });
+      expect(await reentryError()).to.equal("ReentrancyGuardReentrantCall");
+      await f.reentrant.arm(
+        f.dripFeedAddress,
+        f.dripFeed.interface.encodeFunctionData("openAgreement", [poolId, agreementIdOf("x"), parties.providerB, terms()]),
+        false,
+      );
+      await expectMoves(f.reentrant, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 500n, parties.owner), {
+        owner: 500n,
+        dripFeed: -500n,
+      });
+      expect(await reentryError()).to.equal("ReentrancyGuardReentrantCall");
+      expect(await poolState(f, poolId)).to.deep.equal([10_500n, 5_000n]);
+    });
+  });
+
+  describe("a token that blocklists one provider", () => {
+    let poolId: string;
+    const good = agreementIdOf("good");
+    const bad = agreementIdOf("bad");
+
+    beforeEach(async () => {
+      poolId = await createPool(f, f.owner, f.blocklist, "blocklist", 10_000n);
+      await f.dripFeed.connect(f.owner).openAgreement(poolId, good, parties.providerA, terms({ budget: 3_000n }));
+      await f.dripFeed.connect(f.owner).openAgreement(poolId, bad, parties.providerB, terms({ budget: 4_000n, paymentTimeout: 300 }));
+      await f.blocklist.setBlocked(parties.providerB, true);
+    });
+
+    it("fails that provider's settle alone", async () => {
+      const badMessage = acceptance(poolId, bad, 1_000n);
+      await expectMoves(
+        f.blocklist,
+        parties,
+        async () =>
+          expect(
+            f.dripFeed.connect(f.relay).settle(badMessage, parties.owner, await signed(f, f.owner, badMessage)),
+          ).to.be.revertedWithCustomError(f.blocklist, "Blocked"),
+        {},
+      );
+      const goodMessage = acceptance(poolId, good, 1_000n);
+      await expectMoves(
+        f.blocklist,
+        parties,
+        async () => f.dripFeed.connect(f.relay).settle(goodMessage, parties.owner, await signed(f, f.owner, goodMessage)),
+        { dripFeed: -1_000n, providerA: 1_000n },
+      );
+    });
+
+    it("settles the others in a batch and reports the bad item with SafeERC20FailedOperation's selector", async () => {
+      const items = [
+        acceptance(poolId, good, 500n, "g1"),
+        acceptance(poolId, bad, 1_000n, "b1"),
+        acceptance(poolId, good, 900n, "g2"),
+      ];
+      const batch = await Promise.all(
+        items.map(async (message) => ({ acceptance: message, signer: parties.owner, signature: await signed(f, f.owner, message) })),
+      );
+      await expectMoves(
+        f.blocklist,
+        parties,
+        async () => {
+          const tx = f.dripFeed.connect(f.relay).settleBatch(batch);
+          await expect(tx)
+            .to.emit(f.dripFeed, "SettlementFailed")
+            .withArgs(poolId, bad, items[1].debitNoteId, SAFE_ERC20_FAILED);
+          await expect(tx).to.emit(f.dripFeed, "DebitNoteSettled").withArgs(poolId, good, items[2].debitNoteId, 900n, 400n, parties.owner);
+        },
+        { dripFeed: -900n, providerA: 900n },
+      );
+      expect(await agreementState(f, poolId, good)).to.deep.equal([1n, 900n, 900n]);
+      expect(await agreementState(f, poolId, bad)).to.deep.equal([1n, 0n, 0n]);
+      expect(await poolState(f, poolId)).to.deep.equal([9_100n, 6_100n]);
+    });
+
+    it("strands nothing: after the claim window the lock returns to the pool and the owner withdraws it", async () => {
+      await f.dripFeed.connect(f.owner).terminate(poolId, bad);
+      await expect(f.dripFeed.connect(f.relay).release(poolId, bad)).to.be.revertedWithCustomError(f.dripFeed, "ClaimWindowOpen");
+      await increaseTime(301);
+      await expect(f.dripFeed.connect(f.relay).release(poolId, bad))
+        .to.emit(f.dripFeed, "AgreementReleased")
+        .withArgs(poolId, bad, 4_000n);
+      expect(await poolState(f, poolId)).to.deep.equal([10_000n, 3_000n]);
+      await expectMoves(f.blocklist, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n, parties.owner), {
+        dripFeed: -7_000n,
+        owner: 7_000n,
+      });
+      expect(await poolState(f, poolId)).to.deep.equal([3_000n, 3_000n]);
+    });
+  });
+
+  it("keeps pools of different tokens apart (a hostile token cannot touch a GLM pool)", async () => {
+    const glmPool = await createPool(f, f.owner, f.glm, "glm", 1_000n);
+    const badPool = await createPool(f, f.owner, f.reentrant, "bad", 1_000n);
+    await f.reentrant.arm(f.dripFeedAddress, f.dripFeed.interface.encodeFunctionData("withdraw", [glmPool, 1_000n, parties.stranger]), false);
+    await expectMoves(
+      f.glm,
+      parties,
+      () =>
+        expectMoves(f.reentrant, parties, () => f.dripFeed.connect(f.owner).withdraw(badPool, 1_000n, parties.owner), {
+          dripFeed: -1_000n,
+          owner: 1_000n,
+        }),
+      {},
+    );
+    expect(await f.reentrant.lastReentrySucceeded()).to.equal(false);
+    expect(await poolState(f, glmPool)).to.deep.equal([1_000n, 0n]);
+    expect(await f.dripFeed.poolIdOf(parties.owner, saltOf("glm"))).to.equal(glmPool);
+  });
+});
