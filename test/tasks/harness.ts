@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/** The repository root and its Hardhat binary (what `npx hardhat` runs, without npm's own warnings on stderr). */
+export const ROOT = path.resolve(__dirname, "../..");
+const HARDHAT = path.join(ROOT, "node_modules", ".bin", "hardhat");
+
+/**
+ * A private hardhat-deploy folder for this test run: a wrapper config (in a temp dir) imports the project's config
+ * and changes only `paths.deployments`, so concurrent runs on other nodes never overwrite `deployments/localhost`.
+ * Every child gets `--config <wrapper>`; everything else is the project's own configuration.
+ */
+export const ISOLATED = (() => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dripfeed-hh-"));
+  const config = path.join(dir, "hardhat.config.ts");
+  const deployments = path.join(dir, "deployments");
+  writeFileSync(
+    config,
+    [
+      `import config from ${JSON.stringify(path.join(ROOT, "hardhat.config"))};`,
+      `export default { ...config, paths: { ...config.paths, root: ${JSON.stringify(ROOT)}, deployments: ${JSON.stringify(deployments)} } };`,
+      "",
+    ].join("\n"),
+  );
+  return { dir, config, deployments };
+})();
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A port nobody listens on (listen on port 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs `hardhat <args>` as a child process against the test node. */
+export function hardhat(args: string[], rpcUrl: string, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
+    delete env.HARDHAT_NETWORK;
+    const child = spawn(HARDHAT, ["--config", ISOLATED.config, ...args], { cwd: ROOT, env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`hardhat ${args.join(" ")} timed out`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `hardhat --network localhost dripfeed <task> ...` */
+export function dripfeed(rpcUrl: string, task: string, ...flags: string[]): Promise<RunResult> {
+  return hardhat(["--network", "localhost", "dripfeed", task, ...flags], rpcUrl);
+}
+
+async function chainIdAnswers(rpcUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    });
+    return response.ok && typeof ((await response.json()) as { result?: unknown }).result === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** A `hardhat node` on a free port, ready (eth_chainId answers), to be stopped with `stop()`. */
+export interface TestNode {
+  rpcUrl: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startNode(timeoutMs = 60_000): Promise<TestNode> {
+  const port = await freePort();
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(HARDHAT, ["node", "--port", String(port), "--no-deploy"], {
+    cwd: ROOT,
+    env: { ...process.env, FORCE_COLOR: "0" },
+    stdio: "ignore",
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("could not start hardhat node");
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    process.kill(pid, "SIGTERM");
+    const killer = setTimeout(() => child.exitCode === null && process.kill(pid, "SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(killer);
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!(await chainIdAnswers(rpcUrl))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`hardhat node on port ${port} did not become ready`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { rpcUrl, pid, stop };
+}
+
+/** Runs `fn` over `items` with at most `limit` at once (hardhat processes are CPU-heavy). */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
