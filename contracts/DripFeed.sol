@@ -33,11 +33,14 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     /// @notice Permission to open agreements and raise budgets, within the grant's allowance bucket.
     uint8 public constant OPEN = 4;
 
+    // The type string is hashed at compile time, so its length costs nothing.
+    // solhint-disable gas-small-strings
     /// @notice The EIP-712 type hash of `DebitNoteAcceptance`.
     bytes32 public constant ACCEPTANCE_TYPEHASH =
         keccak256(
             "DebitNoteAcceptance(bytes32 poolId,bytes32 agreementId,bytes32 debitNoteId,uint256 totalAccepted,uint256 deadline)"
         );
+    // solhint-enable gas-small-strings
 
     /// @notice Golem's debit-note interval bounds (`golem.com.scheme.payu.debit-note.interval-sec`).
     uint32 public constant MIN_DEBIT_NOTE_INTERVAL = 120;
@@ -211,6 +214,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         if (address(token) == address(0)) revert PoolNotFound(poolId);
         // Interaction: a permit already used by a front-runner reverts here; the allowance it set still lets the
         // transfer below succeed, and without allowance `transferFrom` reverts with the token's own error.
+        // solhint-disable-next-line no-empty-blocks
         try IERC20Permit(address(token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _fund(poolId, amount);
     }
@@ -344,6 +348,8 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         if (status != Status.Terminated) revert AgreementNotActive();
         if (!a.terminatedByProvider) {
             uint256 windowEnd = uint256(a.terminatedAt) + a.paymentTimeout;
+            // The SPEC's window end is inclusive.
+            // solhint-disable-next-line gas-strict-inequalities
             if (block.timestamp <= windowEnd) revert ClaimWindowOpen(windowEnd);
         }
 

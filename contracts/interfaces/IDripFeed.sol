@@ -15,6 +15,10 @@ interface IDripFeed {
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
+    // Event signatures and their indexed fields are binding in the SPEC (indexers rely on them): amounts stay
+    // unindexed so that they can be read from the data.
+    // solhint-disable gas-indexed-events
+
     /// @notice A pool was created by `owner` for `token`.
     event PoolCreated(bytes32 indexed poolId, address indexed owner, IERC20 indexed token, bytes32 salt);
     /// @notice `from` added `amount` to the pool's balance.
@@ -56,6 +60,8 @@ interface IDripFeed {
         bytes32 indexed debitNoteId,
         bytes4 reason
     );
+
+    // solhint-enable gas-indexed-events
 
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -136,14 +142,7 @@ interface IDripFeed {
     /// @param v The permit signature's v.
     /// @param r The permit signature's r.
     /// @param s The permit signature's s.
-    function fundWithPermit(
-        bytes32 poolId,
-        uint256 amount,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
-    ) external;
+    function fundWithPermit(bytes32 poolId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external;
 
     /// @notice Sends `amount` of the pool's free balance to `to`. Owner only.
     /// @dev Reverts `NotPoolOwner`, `ZeroAmount`, `ZeroAddress`, `InsufficientFreeBalance`.

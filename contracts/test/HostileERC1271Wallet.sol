@@ -14,14 +14,14 @@ contract HostileERC1271Wallet is IERC1271 {
         BurnGas
     }
 
-    address public immutable controller;
+    address public immutable CONTROLLER;
     Mode public mode;
 
     error NotController();
     error Refused();
 
     constructor(Mode mode_) {
-        controller = msg.sender;
+        CONTROLLER = msg.sender;
         mode = mode_;
     }
 
@@ -32,9 +32,10 @@ contract HostileERC1271Wallet is IERC1271 {
 
     /// @notice Calls `target` with `data` as this wallet (controller only), bubbling a revert.
     function execute(address target, bytes calldata data) external returns (bytes memory result) {
-        if (msg.sender != controller) revert NotController();
+        if (msg.sender != CONTROLLER) revert NotController();
         bool ok;
-        // solhint-disable-next-line avoid-low-level-calls -- a wallet forwards arbitrary calls
+        // A wallet forwards arbitrary calls.
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, result) = target.call(data);
         if (!ok) {
             assembly ("memory-safe") {
@@ -44,7 +45,7 @@ contract HostileERC1271Wallet is IERC1271 {
     }
 
     /// @inheritdoc IERC1271
-    function isValidSignature(bytes32, bytes memory) external view returns (bytes4) {
+    function isValidSignature(bytes32, bytes calldata) external view returns (bytes4) {
         Mode current = mode;
         if (current == Mode.Revert) revert Refused();
         if (current == Mode.BurnGas) {

@@ -49,7 +49,8 @@ contract ReentrantToken is ERC20 {
     function _reenter() private {
         if (target == address(0) || _inside) return;
         _inside = true;
-        // solhint-disable-next-line avoid-low-level-calls -- the point of this mock is an arbitrary re-entrant call
+        // The point of this mock is an arbitrary re-entrant call.
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory data) = target.call(payload);
         _inside = false;
         reentered = true;

@@ -39,6 +39,8 @@ struct Pool {
 }
 
 /// @notice An agreement as returned by `getAgreement`.
+/// @dev A memory-only view struct whose field order the SPEC fixes; storage uses packed records in DripFeed.
+// solhint-disable-next-line gas-struct-packing
 struct Agreement {
     address provider;
     Status status;
