@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { getCreate2Address, keccak256, ZeroHash } from "ethers";
 import { deployments, ethers } from "hardhat";
 
-import { DripFeed__factory } from "../../typechain-types";
 import { deployFixture } from "../helpers";
 
 /** hardhat-deploy's deterministic deployment proxy (Arachnid's CREATE2 factory). */
@@ -15,7 +14,9 @@ describe("deployment (deploy/*.ts through the fixture)", () => {
     expect(fx.dripFeedAddress).to.equal(record.address);
     expect(await ethers.provider.getCode(CREATE2_FACTORY)).to.not.equal("0x");
     // CREATE2(factory, salt 0, keccak(init code)): the same address on every chain.
-    const initCode = DripFeed__factory.bytecode;
+    // The init code hardhat-deploy sent: the compiled artifact's (no constructor arguments).
+    const initCode = (await deployments.getArtifact("DripFeed")).bytecode;
+    expect(record.bytecode).to.equal(initCode);
     expect(getCreate2Address(CREATE2_FACTORY, ZeroHash, keccak256(initCode))).to.equal(record.address);
     expect(record.receipt?.to?.toLowerCase()).to.equal(CREATE2_FACTORY.toLowerCase());
     expect(await ethers.provider.getCode(record.address)).to.not.equal("0x");

@@ -211,7 +211,10 @@ describe("signatures", () => {
     describe("when the acceptance was signed for another DripFeed contract", () => {
       it("is refused here and accepted by the contract it names", async () => {
         const { fx, poolId, a0 } = await twoAgreements();
-        const other: DripFeed = await new DripFeed__factory(fx.deployer).deploy();
+        // From the compiled artifact (what deploy/ uses), not a possibly older typechain copy of the bytecode.
+        const other = (await (
+          await ethers.getContractFactory("DripFeed", fx.deployer)
+        ).deploy()) as unknown as DripFeed;
         const otherAddress = await other.getAddress();
         // The same pool and agreement ids on the other contract (pool ids do not depend on the contract).
         await fx.token.connect(fx.owner).approve(otherAddress, MaxUint256);
@@ -469,16 +472,14 @@ describe("signatures", () => {
       const tx2 = await expectDeltas(
         ctx,
         () =>
-          dripFeed
-            .connect(fx.relay)
-            .settle(
-              acceptanceOf(signed.poolId, signed.agreementId, signed.totalAccepted, {
-                debitNoteId: signed.debitNoteId,
-                deadline: signed.deadline,
-              }),
-              signed.signer,
-              signed.signature,
-            ),
+          dripFeed.connect(fx.relay).settle(
+            acceptanceOf(signed.poolId, signed.agreementId, signed.totalAccepted, {
+              debitNoteId: signed.debitNoteId,
+              deadline: signed.deadline,
+            }),
+            signed.signer,
+            signed.signature,
+          ),
         {
           tokens: { dripFeed: -(total2 - paid1), provider0: total2 - paid1 },
           pools: [{ poolId, balance: -(total2 - paid1), locked: -(total2 - paid1) }],
