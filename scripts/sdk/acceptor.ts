@@ -32,6 +32,11 @@ export interface AcceptorConfig {
   token: TokenUnits;
   /** Lifetime of a signed acceptance in seconds (default: the agreement's payment timeout, Golem's payment window). */
   acceptanceTtl?: bigint;
+  /**
+   * Accept notes that outpace `maxRate` and let the contract meter them out (the cap makes that safe: an acceptance
+   * above it is paid at `maxRate` as time passes). Default false: such notes are refused.
+   */
+  leaveRateToContract?: boolean;
 }
 
 /** What an acceptor remembers, as JSON (amounts in base units as decimal strings, times in unix seconds). */
@@ -102,7 +107,7 @@ export class DebitNoteAcceptor {
         `exceeds the budget (the agreement total would be ${withSymbol(agreementTotal)}; the budget is ${withSymbol(terms.budget)})`,
       );
     }
-    if (terms.maxRate !== 0n) {
+    if (terms.maxRate !== 0n && !this.config.leaveRateToContract) {
       const elapsed = at > this.config.startedAt ? at - this.config.startedAt : 0n;
       const byRate = (terms.maxRate * elapsed) / RATE_SCALE;
       if (agreementTotal > terms.upfront + byRate) {

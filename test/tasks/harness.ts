@@ -50,7 +50,7 @@ export function freePort(): Promise<number> {
 /** Runs `hardhat <args>` as a child process against the test node. */
 export function hardhat(args: string[], rpcUrl: string, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
+    const env: NodeJS.ProcessEnv = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
     delete env.HARDHAT_NETWORK;
     const child = spawn(HARDHAT, ["--config", ISOLATED.config, ...args], { cwd: ROOT, env });
     let stdout = "";
