@@ -91,6 +91,10 @@ export class DebitNoteAcceptor {
     const activityTotal = parseAmount(note.totalAmountDue, { decimals: token.decimals }, "totalAmountDue");
     const at = unixSeconds(note.timestamp);
     const previous = this.activities.get(note.activityId);
+    if (previous && previous.lastNoteId === note.debitNoteId && previous.total === activityTotal) {
+      // A resend of the activity's latest accepted note (e.g. after a restart): the same answer again.
+      return { kind: "accept", note, activityTotal, agreementTotal: this.agreementTotal };
+    }
     if (previous && activityTotal < previous.total) {
       return reject("lowered", `lowers the activity's total from ${amount(previous.total)} to ${amount(activityTotal)}`);
     }

@@ -60,6 +60,13 @@ describe("sdk/acceptor", () => {
     );
   });
 
+  it("leaves rate metering to the contract when told to (the cap makes that safe)", () => {
+    const acceptor = new DebitNoteAcceptor({ ...make().config, leaveRateToContract: true });
+    for (const v of vectors.notes.slice(0, 8)) acceptor.review(parseDebitNote(v.debitNote));
+    // note 8 (9 GLM after 480 s) outpaces the 36 GLM/h cap: accepted now, the contract pays it out at the cap
+    expect(acceptor.agreementTotal).to.equal(parseAmount("9.017", token));
+  });
+
   it("refuses a note of another agreement", () => {
     const note = parseDebitNote({ ...(vectors.notes[0].debitNote as object), agreementId: "ab".repeat(32) });
     expect(make().review(note)).to.include({ kind: "reject", rule: "agreement" });
@@ -91,5 +98,8 @@ describe("sdk/acceptor", () => {
     const d = make();
     d.importState(c.exportState());
     expect(d.review(parseDebitNote(vectors.notes[3].debitNote))).to.include({ rule: "interval" });
+    // and a resend of the latest accepted note is accepted again with the same total
+    const resent = d.review(parseDebitNote(vectors.notes[2].debitNote));
+    expect(resent.kind === "accept" && resent.agreementTotal).to.equal(parseAmount("0.029", token));
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { Wallet, keccak256, toUtf8Bytes } from "ethers";
 import { deployments, ethers, network } from "hardhat";
 
 import { MockGLM__factory } from "../../typechain-types";
@@ -7,6 +7,7 @@ import {
   ACCEPTANCE_TYPE_STRING,
   ACCEPT,
   DripFeedClient,
+  acceptanceDigest,
   type DripFeedError,
   type SignedAcceptance,
   type Terms,
@@ -137,6 +138,29 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
       await client.withSigner(provider).terminate(poolId, AGREEMENT);
       await client.release(poolId, AGREEMENT);
       await rejects(verifyAcceptance(client, signed), "AGREEMENT_RELEASED");
+    });
+
+    it("accepts an ERC-1271 contract wallet holding an ACCEPT grant, and refuses it when the wallet says no", async () => {
+      const { client, poolId } = await setup();
+      const key = Wallet.createRandom();
+      const factory = await ethers.getContractFactory("BenchERC1271Wallet");
+      const wallet = await (await factory.deploy(key.address)).waitForDeployment();
+      const walletAddress = await wallet.getAddress();
+      await client.setGrant(poolId, walletAddress, { permissions: ACCEPT, validUntil: (await client.now()) + 3600n });
+      const message = {
+        poolId,
+        agreementId: `0x${AGREEMENT}`,
+        debitNoteId: debitNoteIdHash("erc1271"),
+        totalAccepted: units("0.3"),
+        deadline: (await client.now()) + 3600n,
+      };
+      const digest = acceptanceDigest(client.domain, message);
+      const signature = key.signingKey.sign(digest).serialized;
+      const signed = { ...message, ...client.domain, signer: walletAddress, signature };
+      expect(await verifyAcceptance(client, signed)).to.include({ role: "grantee", signatureKind: "erc1271" });
+      const other = Wallet.createRandom().signingKey.sign(digest).serialized;
+      await rejects(verifyAcceptance(client, { ...signed, signature: other }), "BAD_SIGNATURE");
+      expect((await client.settle(signed)).paid).to.equal(units("0.3"));
     });
 
     it("reports a stale replay", async () => {
