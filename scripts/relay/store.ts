@@ -1,5 +1,7 @@
 import Database from "better-sqlite3";
 
+import { armCrashPoints, crashPoint } from "./faults";
+
 /**
  * The relay's durable state in one embedded SQLite file (WAL mode). Everything the relay answered 202 for is in
  * here before the answer leaves; batches record their transaction hashes before broadcast, so a restart can tell
@@ -306,6 +308,7 @@ export class RelayStore {
    * superseded in the same transaction.
    */
   enqueue(item: NewAcceptance, now: number = Date.now()): Promise<void> {
+    armCrashPoints();
     this.buffer.set(item.id, { item, receivedAt: now });
     this.notePending(item.poolId, item.agreementId, item.totalAccepted);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -345,6 +348,7 @@ export class RelayStore {
       return;
     }
     this.buffer.clear();
+    crashPoint("after-persist");
     for (const waiter of waiters) waiter.resolve();
     for (const listener of this.listeners) listener();
   }

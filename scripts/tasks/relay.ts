@@ -5,6 +5,7 @@ import pino from "pino";
 
 import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from "../relay";
 import { DripFeedError, isDripFeedError } from "../sdk/errors";
+import { requireAddress } from "../sdk/ids";
 import { dripfeed } from "./scope";
 
 /**
@@ -18,6 +19,7 @@ interface RelayArgs {
   batchSize: number;
   maxWait: number;
   host: string;
+  contract?: string;
 }
 
 /** The private key of an account list's first account, when the config holds keys (not for "remote"). */
@@ -60,6 +62,7 @@ dripfeed
   .addOptionalParam("db", "SQLite database file (created if missing)", DEFAULT_DB)
   .addOptionalParam("batchSize", "most agreements per settleBatch transaction", DEFAULT_BATCH_SIZE, types.int)
   .addOptionalParam("maxWait", "longest wait (ms) for a batch to fill before it is sent", DEFAULT_MAX_WAIT_MS, types.int)
+  .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
   .setAction(async (args: RelayArgs, hre) => {
     const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
     try {
@@ -70,7 +73,9 @@ dripfeed
           `the relay needs a JSON-RPC network (e.g. --network localhost), not the in-process "${hre.network.name}" network`,
         );
       }
-      const deployment = await hre.deployments.getOrNull("DripFeed");
+      const deployment = args.contract
+        ? { address: requireAddress(args.contract, "--contract") }
+        : await hre.deployments.getOrNull("DripFeed");
       if (!deployment) {
         throw new DripFeedError(
           "NOT_DEPLOYED",

@@ -144,7 +144,8 @@ export interface RelayStartOptions {
 /** `hardhat --network localhost dripfeed relay ...` as a child process; resolves once /healthz answers. */
 export async function startRelay(node: Node, options: RelayStartOptions): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
-  const args = ["--network", "localhost", "dripfeed", "relay", "--port", String(port), "--db", options.db];
+  // --contract: the address this node got; the shared deployments/localhost folder may be rewritten meanwhile.
+  const args = ["--network", "localhost", "dripfeed", "relay", "--port", String(port), "--db", options.db, "--contract", node.dripFeed];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
   const child = hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile);
@@ -169,7 +170,7 @@ export interface Fixture {
   dripFeed: DripFeed;
   token: MockGLM;
   owner: HDNodeWallet;
-  grantee: Wallet;
+  grantee: Wallet | HDNodeWallet;
   poolId: string;
   agreements: { id: string; provider: string }[];
   chainId: bigint;
@@ -291,6 +292,8 @@ export interface AcceptanceStatusView {
   paid: string | null;
   reason: string | null;
   totalAccepted: string;
+  agreementId: string;
+  attempts: number;
 }
 
 /** Waits until none of the ids is queued or submitted; returns their final views. */
