@@ -10,6 +10,8 @@ import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 /// signature over the hash recovers to its owner EOA, and lets the owner make arbitrary calls (so it can own a pool).
 contract MockERC1271Wallet is IERC1271 {
     /// @notice The EOA whose ECDSA signatures the wallet accepts and who may make it call out.
+    // `owner()` is the getter wallets conventionally expose.
+    // solhint-disable-next-line immutable-vars-naming
     address public immutable owner;
 
     error NotWalletOwner(address caller);
