@@ -24,5 +24,6 @@ console.log(`fuzz campaign: ${runs} sequences of at most ${steps} steps, seed ${
 const env: NodeJS.ProcessEnv = { ...process.env, FUZZ_RUNS: runs, FUZZ_SEED: seed, FUZZ_STEPS: steps };
 if (process.argv.includes("--verbose")) env.FUZZ_VERBOSE = "1";
 const result = spawnSync("npx", ["hardhat", "test", "test/fuzz/stateful.test.ts"], { stdio: "inherit", env });
-if (result.status !== 0) console.error(`fuzz campaign failed; replay with: npm run fuzz -- --runs ${runs} --seed ${seed}`);
+if (result.status !== 0)
+  console.error(`fuzz campaign failed; replay with: npm run fuzz -- --runs ${runs} --seed ${seed}`);
 process.exit(result.status ?? 1);

@@ -4,11 +4,11 @@ pragma solidity 0.8.30;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title ReentrantToken
-/// @notice Test-only hostile token: once armed, every `transfer`/`transferFrom` first calls `target` with `payload`
+/// @notice Test-only hostile token: once armed, every `transfer`/`transferFrom` first calls `reentryTarget` with `payload`
 /// (a re-entry into DripFeed). With `bubble` the re-entry's revert is bubbled up; without it, the outcome is only
 /// recorded (`reentered`, `lastReentrySucceeded`, `lastReentryReturnData`) and the transfer goes on.
 contract ReentrantToken is ERC20 {
-    address public target;
+    address public reentryTarget;
     bytes public payload;
     bool public bubble;
     bool public reentered;
@@ -25,7 +25,7 @@ contract ReentrantToken is ERC20 {
 
     /// @notice Arms the re-entry: the next transfers call `target_` with `payload_`.
     function arm(address target_, bytes calldata payload_, bool bubble_) external {
-        target = target_;
+        reentryTarget = target_;
         payload = payload_;
         bubble = bubble_;
         reentered = false;
@@ -33,7 +33,7 @@ contract ReentrantToken is ERC20 {
 
     /// @notice Disarms the re-entry.
     function disarm() external {
-        target = address(0);
+        reentryTarget = address(0);
     }
 
     function transfer(address to, uint256 value) public override returns (bool) {
@@ -47,11 +47,11 @@ contract ReentrantToken is ERC20 {
     }
 
     function _reenter() private {
-        if (target == address(0) || _inside) return;
+        if (reentryTarget == address(0) || _inside) return;
         _inside = true;
         // The point of this mock is an arbitrary re-entrant call.
         // solhint-disable-next-line avoid-low-level-calls
-        (bool ok, bytes memory data) = target.call(payload);
+        (bool ok, bytes memory data) = reentryTarget.call(payload);
         _inside = false;
         reentered = true;
         lastReentrySucceeded = ok;

@@ -31,7 +31,8 @@ export const OPEN = 4;
 export const Mode = { Lie: 0, Revert: 1, BurnGas: 2 } as const;
 
 /** Solidity-coverage instruments the contracts, so tests that depend on exact gas are skipped under it. */
-export const UNDER_COVERAGE = (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING === true;
+export const UNDER_COVERAGE =
+  (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING === true;
 
 export interface BalanceToken {
   balanceOf(account: string): Promise<bigint>;
@@ -123,7 +124,12 @@ export async function createPool(
   return poolId;
 }
 
-export function acceptance(poolId: string, agreementId: string, totalAccepted: bigint, note = "dn-1"): DebitNoteAcceptance {
+export function acceptance(
+  poolId: string,
+  agreementId: string,
+  totalAccepted: bigint,
+  note = "dn-1",
+): DebitNoteAcceptance {
   return { poolId, agreementId, debitNoteId: debitNoteIdHash(note), totalAccepted, deadline: FAR_DEADLINE };
 }
 
@@ -179,7 +185,11 @@ export async function poolState(f: Hostile, poolId: string): Promise<[bigint, bi
 }
 
 /** The agreement's status, paid and accepted total. */
-export async function agreementState(f: Hostile, poolId: string, agreementId: string): Promise<[bigint, bigint, bigint]> {
+export async function agreementState(
+  f: Hostile,
+  poolId: string,
+  agreementId: string,
+): Promise<[bigint, bigint, bigint]> {
   const a = await f.dripFeed.getAgreement(poolId, agreementId);
   return [a.status, a.paid, a.acceptedTotal];
 }

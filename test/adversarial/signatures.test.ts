@@ -41,11 +41,19 @@ async function walletPool(
   const salt = saltOf(label);
   const poolId = await f.dripFeed.poolIdOf(walletAddress, salt);
   const agreementId = agreementIdOf(label);
-  await wallet.execute(f.dripFeedAddress, f.dripFeed.interface.encodeFunctionData("createPool", [await f.glm.getAddress(), salt]));
+  await wallet.execute(
+    f.dripFeedAddress,
+    f.dripFeed.interface.encodeFunctionData("createPool", [await f.glm.getAddress(), salt]),
+  );
   await f.dripFeed.connect(f.owner).fund(poolId, budget * 2n);
   await wallet.execute(
     f.dripFeedAddress,
-    f.dripFeed.interface.encodeFunctionData("openAgreement", [poolId, agreementId, provider, terms({ budget, maxRate })]),
+    f.dripFeed.interface.encodeFunctionData("openAgreement", [
+      poolId,
+      agreementId,
+      provider,
+      terms({ budget, maxRate }),
+    ]),
   );
   return { poolId, agreementId };
 }
@@ -70,15 +78,22 @@ describe("adversarial: hostile signers and callers", () => {
       parties = await partiesOf(f, { wallet: await wallet.getAddress() });
       own = await walletPool(f, wallet, parties.providerA, "liar", 1_000n);
       honestPool = await createPool(f, f.owner, f.glm, "honest", 5_000n);
-      await f.dripFeed.connect(f.owner).openAgreement(honestPool, honestAgreement, parties.providerB, terms({ budget: 4_000n }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(honestPool, honestAgreement, parties.providerB, terms({ budget: 4_000n }));
     });
 
     it("lets anyone settle its own pool with any bytes, but never beyond the agreement's budget", async () => {
       const message = acceptance(own.poolId, own.agreementId, 10n ** 30n);
-      await expectMoves(f.glm, parties, () => f.dripFeed.connect(f.stranger).settle(message, parties.wallet, "0xdeadbeef"), {
-        dripFeed: -1_000n,
-        providerA: 1_000n,
-      });
+      await expectMoves(
+        f.glm,
+        parties,
+        () => f.dripFeed.connect(f.stranger).settle(message, parties.wallet, "0xdeadbeef"),
+        {
+          dripFeed: -1_000n,
+          providerA: 1_000n,
+        },
+      );
       expect(await poolState(f, own.poolId)).to.deep.equal([1_000n, 0n]);
     });
 
@@ -88,15 +103,13 @@ describe("adversarial: hostile signers and callers", () => {
         f.glm,
         parties,
         async () => {
-          await expect(f.dripFeed.connect(f.stranger).settle(message, parties.wallet, "0xdeadbeef")).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "InvalidSignature",
-          );
+          await expect(
+            f.dripFeed.connect(f.stranger).settle(message, parties.wallet, "0xdeadbeef"),
+          ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
           // Nor does a garbage signature pass for the honest EOA owner.
-          await expect(f.dripFeed.connect(f.stranger).settle(message, parties.owner, "0xdeadbeef")).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "InvalidSignature",
-          );
+          await expect(
+            f.dripFeed.connect(f.stranger).settle(message, parties.owner, "0xdeadbeef"),
+          ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
           const batch = f.dripFeed
             .connect(f.stranger)
             .settleBatch([{ acceptance: message, signer: parties.wallet, signature: "0x" }]);
@@ -132,11 +145,14 @@ describe("adversarial: hostile signers and callers", () => {
         f.glm,
         parties,
         async () => {
-          await expect(f.dripFeed.connect(f.relay).settle(message, parties.wallet, "0x01")).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "InvalidSignature",
-          );
-          await expect(f.dripFeed.connect(f.relay).settleBatch([{ acceptance: message, signer: parties.wallet, signature: "0x01" }]))
+          await expect(
+            f.dripFeed.connect(f.relay).settle(message, parties.wallet, "0x01"),
+          ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
+          await expect(
+            f.dripFeed
+              .connect(f.relay)
+              .settleBatch([{ acceptance: message, signer: parties.wallet, signature: "0x01" }]),
+          )
             .to.emit(f.dripFeed, "SettlementFailed")
             .withArgs(poolId, agreementId, message.debitNoteId, INVALID_SIGNATURE);
         },
@@ -174,7 +190,9 @@ describe("adversarial: hostile signers and callers", () => {
       if (UNDER_COVERAGE) this.skip();
       const honestPool = await createPool(f, f.owner, f.glm, "honest", 5_000n);
       const honestAgreement = agreementIdOf("honest");
-      await f.dripFeed.connect(f.owner).openAgreement(honestPool, honestAgreement, parties.providerB, terms({ budget: 4_000n }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(honestPool, honestAgreement, parties.providerB, terms({ budget: 4_000n }));
       const bad = acceptance(own.poolId, own.agreementId, 500n, "bad");
       const good = acceptance(honestPool, honestAgreement, 700n, "good");
       await expectMoves(
@@ -188,7 +206,9 @@ describe("adversarial: hostile signers and callers", () => {
             ],
             { gasLimit: 16_000_000 },
           );
-          await expect(tx).to.emit(f.dripFeed, "SettlementFailed").withArgs(own.poolId, own.agreementId, bad.debitNoteId, INVALID_SIGNATURE);
+          await expect(tx)
+            .to.emit(f.dripFeed, "SettlementFailed")
+            .withArgs(own.poolId, own.agreementId, bad.debitNoteId, INVALID_SIGNATURE);
           await expect(tx).to.emit(f.dripFeed, "DebitNoteSettled");
         },
         { dripFeed: -700n, providerB: 700n },
@@ -223,7 +243,9 @@ describe("adversarial: hostile signers and callers", () => {
 
     beforeEach(async () => {
       poolId = await createPool(f, f.owner, f.glm, "ecdsa", 5_000n);
-      await f.dripFeed.connect(f.owner).openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 4_000n }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 4_000n }));
     });
 
     async function refused(message: ReturnType<typeof acceptance>, signature: string): Promise<void> {
@@ -231,11 +253,12 @@ describe("adversarial: hostile signers and callers", () => {
         f.glm,
         parties,
         async () => {
-          await expect(f.dripFeed.connect(f.relay).settle(message, parties.owner, signature)).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "InvalidSignature",
-          );
-          await expect(f.dripFeed.connect(f.relay).settleBatch([{ acceptance: message, signer: parties.owner, signature }]))
+          await expect(
+            f.dripFeed.connect(f.relay).settle(message, parties.owner, signature),
+          ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
+          await expect(
+            f.dripFeed.connect(f.relay).settleBatch([{ acceptance: message, signer: parties.owner, signature }]),
+          )
             .to.emit(f.dripFeed, "SettlementFailed")
             .withArgs(poolId, agreementId, message.debitNoteId, INVALID_SIGNATURE);
         },
@@ -287,7 +310,13 @@ describe("adversarial: hostile signers and callers", () => {
         ],
       };
       const holderAddress = await holder.getAddress();
-      const message = { owner: holderAddress, spender: f.dripFeedAddress, value, nonce: await f.glm.nonces(holderAddress), deadline };
+      const message = {
+        owner: holderAddress,
+        spender: f.dripFeedAddress,
+        value,
+        nonce: await f.glm.nonces(holderAddress),
+        deadline,
+      };
       const sig = Signature.from(await holder.signTypedData(domain, types, message));
       return { v: sig.v, r: sig.r, s: sig.s };
     }

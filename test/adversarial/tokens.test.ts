@@ -66,19 +66,28 @@ describe("adversarial: hostile tokens", () => {
       const rate = 10n * 10n ** 18n; // 10 units per second floor
       await f.dripFeed
         .connect(f.owner)
-        .openAgreement(poolId, agreementId, await f.providerA.getAddress(), terms({ budget: 6_000n, maxRate: rate * 2n, streamRate: rate }));
+        .openAgreement(
+          poolId,
+          agreementId,
+          await f.providerA.getAddress(),
+          terms({ budget: 6_000n, maxRate: rate * 2n, streamRate: rate }),
+        );
       expect(await poolState(f, poolId)).to.deep.equal([10_000n, 6_000n]);
 
       // An acceptance far above the cap pays only up to the cap now.
       const message = acceptance(poolId, agreementId, 5_000n);
       const signature = await signed(f, f.owner, message);
-      await network.provider.send("evm_setNextBlockTimestamp", [Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 100]);
+      await network.provider.send("evm_setNextBlockTimestamp", [
+        Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 100,
+      ]);
       await expectMoves(t, parties, () => f.dripFeed.connect(f.relay).settle(message, parties.owner, signature), {
         dripFeed: -2_000n,
         providerA: 2_000n,
       });
       // The rest drips out at maxRate: 50 s later 1 000 more.
-      await network.provider.send("evm_setNextBlockTimestamp", [Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 150]);
+      await network.provider.send("evm_setNextBlockTimestamp", [
+        Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt) + 150,
+      ]);
       await expectMoves(t, parties, () => f.dripFeed.connect(f.stranger).claim(poolId, agreementId), {
         dripFeed: -1_000n,
         providerA: 1_000n,
@@ -104,7 +113,9 @@ describe("adversarial: hostile tokens", () => {
     beforeEach(async () => {
       poolId = await createPool(f, f.owner, f.falseReturn, "false", 5_000n);
       agreementId = agreementIdOf("false");
-      await f.dripFeed.connect(f.owner).openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 4_000n }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 4_000n }));
       await f.falseReturn.setFailing(true);
     });
 
@@ -128,14 +139,12 @@ describe("adversarial: hostile tokens", () => {
         f.falseReturn,
         parties,
         async () => {
-          await expect(f.dripFeed.connect(f.relay).settle(message, parties.owner, signature)).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "SafeERC20FailedOperation",
-          );
-          await expect(f.dripFeed.connect(f.owner).withdraw(poolId, 1_000n, parties.owner)).to.be.revertedWithCustomError(
-            f.dripFeed,
-            "SafeERC20FailedOperation",
-          );
+          await expect(
+            f.dripFeed.connect(f.relay).settle(message, parties.owner, signature),
+          ).to.be.revertedWithCustomError(f.dripFeed, "SafeERC20FailedOperation");
+          await expect(
+            f.dripFeed.connect(f.owner).withdraw(poolId, 1_000n, parties.owner),
+          ).to.be.revertedWithCustomError(f.dripFeed, "SafeERC20FailedOperation");
         },
         {},
       );
@@ -150,7 +159,9 @@ describe("adversarial: hostile tokens", () => {
         f.falseReturn,
         parties,
         async () => {
-          const tx = f.dripFeed.connect(f.relay).settleBatch([{ acceptance: message, signer: parties.owner, signature }]);
+          const tx = f.dripFeed
+            .connect(f.relay)
+            .settleBatch([{ acceptance: message, signer: parties.owner, signature }]);
           await expect(tx)
             .to.emit(f.dripFeed, "SettlementFailed")
             .withArgs(poolId, agreementId, message.debitNoteId, SAFE_ERC20_FAILED);
@@ -161,10 +172,15 @@ describe("adversarial: hostile tokens", () => {
       expect(await poolState(f, poolId)).to.deep.equal([5_000n, 4_000n]);
       // Once the token behaves, the same acceptance settles in full.
       await f.falseReturn.setFailing(false);
-      await expectMoves(f.falseReturn, parties, () => f.dripFeed.connect(f.relay).settle(message, parties.owner, signature), {
-        dripFeed: -1_000n,
-        providerA: 1_000n,
-      });
+      await expectMoves(
+        f.falseReturn,
+        parties,
+        () => f.dripFeed.connect(f.relay).settle(message, parties.owner, signature),
+        {
+          dripFeed: -1_000n,
+          providerA: 1_000n,
+        },
+      );
     });
   });
 
@@ -179,7 +195,9 @@ describe("adversarial: hostile tokens", () => {
     beforeEach(async () => {
       poolId = await createPool(f, f.owner, f.reentrant, "reenter", 10_000n);
       agreementId = agreementIdOf("reenter");
-      await f.dripFeed.connect(f.owner).openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 5_000n }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(poolId, agreementId, parties.providerA, terms({ budget: 5_000n }));
     });
 
     it("cannot re-enter settle from the payout (the whole settle reverts, state intact)", async () => {
@@ -201,7 +219,7 @@ describe("adversarial: hostile tokens", () => {
       expect(await poolState(f, poolId)).to.deep.equal([10_000n, 5_000n]);
     });
 
-    it("cannot re-enter through claim, withdraw, fund, release or multicall while money moves", async () => {
+    it("cannot re-enter through any state-changing function or multicall while money moves", async () => {
       const payloads = [
         f.dripFeed.interface.encodeFunctionData("claim", [poolId, agreementId]),
         f.dripFeed.interface.encodeFunctionData("withdraw", [poolId, 1n, parties.stranger]),
@@ -210,6 +228,33 @@ describe("adversarial: hostile tokens", () => {
         f.dripFeed.interface.encodeFunctionData("multicall", [
           [f.dripFeed.interface.encodeFunctionData("claim", [poolId, agreementId])],
         ]),
+        // Every other state-changing entry point is guarded too (the token calls as itself).
+        f.dripFeed.interface.encodeFunctionData("createPool", [await f.reentrant.getAddress(), saltOf("inside")]),
+        f.dripFeed.interface.encodeFunctionData("fundWithPermit", [
+          poolId,
+          1n,
+          0n,
+          27,
+          ethers.ZeroHash,
+          ethers.ZeroHash,
+        ]),
+        f.dripFeed.interface.encodeFunctionData("setGrant", [
+          poolId,
+          parties.stranger,
+          7,
+          4_000_000_000,
+          10n ** 30n,
+          0n,
+        ]),
+        f.dripFeed.interface.encodeFunctionData("openAgreement", [
+          poolId,
+          agreementIdOf("inside"),
+          parties.providerB,
+          terms(),
+        ]),
+        f.dripFeed.interface.encodeFunctionData("increaseBudget", [poolId, agreementId, 1n]),
+        f.dripFeed.interface.encodeFunctionData("terminate", [poolId, agreementId]),
+        f.dripFeed.interface.encodeFunctionData("settleBatch", [[]]),
       ];
       let paid = 0n;
       for (const payload of payloads) {
@@ -240,7 +285,12 @@ describe("adversarial: hostile tokens", () => {
       expect(await reentryError()).to.equal("ReentrancyGuardReentrantCall");
       await f.reentrant.arm(
         f.dripFeedAddress,
-        f.dripFeed.interface.encodeFunctionData("openAgreement", [poolId, agreementIdOf("x"), parties.providerB, terms()]),
+        f.dripFeed.interface.encodeFunctionData("openAgreement", [
+          poolId,
+          agreementIdOf("x"),
+          parties.providerB,
+          terms(),
+        ]),
         false,
       );
       await expectMoves(f.reentrant, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 500n, parties.owner), {
@@ -260,7 +310,9 @@ describe("adversarial: hostile tokens", () => {
     beforeEach(async () => {
       poolId = await createPool(f, f.owner, f.blocklist, "blocklist", 10_000n);
       await f.dripFeed.connect(f.owner).openAgreement(poolId, good, parties.providerA, terms({ budget: 3_000n }));
-      await f.dripFeed.connect(f.owner).openAgreement(poolId, bad, parties.providerB, terms({ budget: 4_000n, paymentTimeout: 300 }));
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(poolId, bad, parties.providerB, terms({ budget: 4_000n, paymentTimeout: 300 }));
       await f.blocklist.setBlocked(parties.providerB, true);
     });
 
@@ -279,7 +331,8 @@ describe("adversarial: hostile tokens", () => {
       await expectMoves(
         f.blocklist,
         parties,
-        async () => f.dripFeed.connect(f.relay).settle(goodMessage, parties.owner, await signed(f, f.owner, goodMessage)),
+        async () =>
+          f.dripFeed.connect(f.relay).settle(goodMessage, parties.owner, await signed(f, f.owner, goodMessage)),
         { dripFeed: -1_000n, providerA: 1_000n },
       );
     });
@@ -291,7 +344,11 @@ describe("adversarial: hostile tokens", () => {
         acceptance(poolId, good, 900n, "g2"),
       ];
       const batch = await Promise.all(
-        items.map(async (message) => ({ acceptance: message, signer: parties.owner, signature: await signed(f, f.owner, message) })),
+        items.map(async (message) => ({
+          acceptance: message,
+          signer: parties.owner,
+          signature: await signed(f, f.owner, message),
+        })),
       );
       await expectMoves(
         f.blocklist,
@@ -301,7 +358,9 @@ describe("adversarial: hostile tokens", () => {
           await expect(tx)
             .to.emit(f.dripFeed, "SettlementFailed")
             .withArgs(poolId, bad, items[1].debitNoteId, SAFE_ERC20_FAILED);
-          await expect(tx).to.emit(f.dripFeed, "DebitNoteSettled").withArgs(poolId, good, items[2].debitNoteId, 900n, 400n, parties.owner);
+          await expect(tx)
+            .to.emit(f.dripFeed, "DebitNoteSettled")
+            .withArgs(poolId, good, items[2].debitNoteId, 900n, 400n, parties.owner);
         },
         { dripFeed: -900n, providerA: 900n },
       );
@@ -312,16 +371,24 @@ describe("adversarial: hostile tokens", () => {
 
     it("strands nothing: after the claim window the lock returns to the pool and the owner withdraws it", async () => {
       await f.dripFeed.connect(f.owner).terminate(poolId, bad);
-      await expect(f.dripFeed.connect(f.relay).release(poolId, bad)).to.be.revertedWithCustomError(f.dripFeed, "ClaimWindowOpen");
+      await expect(f.dripFeed.connect(f.relay).release(poolId, bad)).to.be.revertedWithCustomError(
+        f.dripFeed,
+        "ClaimWindowOpen",
+      );
       await increaseTime(301);
       await expect(f.dripFeed.connect(f.relay).release(poolId, bad))
         .to.emit(f.dripFeed, "AgreementReleased")
         .withArgs(poolId, bad, 4_000n);
       expect(await poolState(f, poolId)).to.deep.equal([10_000n, 3_000n]);
-      await expectMoves(f.blocklist, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n, parties.owner), {
-        dripFeed: -7_000n,
-        owner: 7_000n,
-      });
+      await expectMoves(
+        f.blocklist,
+        parties,
+        () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n, parties.owner),
+        {
+          dripFeed: -7_000n,
+          owner: 7_000n,
+        },
+      );
       expect(await poolState(f, poolId)).to.deep.equal([3_000n, 3_000n]);
     });
   });
@@ -329,7 +396,11 @@ describe("adversarial: hostile tokens", () => {
   it("keeps pools of different tokens apart (a hostile token cannot touch a GLM pool)", async () => {
     const glmPool = await createPool(f, f.owner, f.glm, "glm", 1_000n);
     const badPool = await createPool(f, f.owner, f.reentrant, "bad", 1_000n);
-    await f.reentrant.arm(f.dripFeedAddress, f.dripFeed.interface.encodeFunctionData("withdraw", [glmPool, 1_000n, parties.stranger]), false);
+    await f.reentrant.arm(
+      f.dripFeedAddress,
+      f.dripFeed.interface.encodeFunctionData("withdraw", [glmPool, 1_000n, parties.stranger]),
+      false,
+    );
     await expectMoves(
       f.glm,
       parties,

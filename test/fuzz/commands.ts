@@ -92,7 +92,11 @@ const poolName = (ref: PoolRef): string => poolKey(ref);
 const amountName = (a: Amount): string => ("pct" in a ? `${a.pct}%free` : `${a.abs}`);
 const totalName = (t: Total): string => (typeof t === "string" ? t : `${t.pctOfBudget}%budget`);
 const targetName = (t: Target): string =>
-  "live" in t ? `live#${t.live}` : "terminated" in t ? `terminated#${t.terminated}` : `${poolName(t.pool)}/a${t.agreement}`;
+  "live" in t
+    ? `live#${t.live}`
+    : "terminated" in t
+      ? `terminated#${t.terminated}`
+      : `${poolName(t.pool)}/a${t.agreement}`;
 const itemName = (i: AcceptanceSpec): string =>
   `{${targetName(i.target)} signer=${whoName(i.signer)}${i.forged ? "(forged)" : ""} ` +
   `total=${totalName(i.total)} deadline=now${i.deadlineIn >= 0 ? "+" : ""}${i.deadlineIn} note=${i.note}}`;
@@ -387,7 +391,10 @@ const anyActor = fc.integer({ min: 0, max: ACTORS.length - 1 });
 // The bootstrap pools (salt 0) most of the time, the ones a sequence may create itself otherwise.
 const poolRef: fc.Arbitrary<PoolRef> = fc.record({
   owner: fc.constantFrom(...OWNERS),
-  salt: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: SALTS - 1 }) }),
+  salt: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: SALTS - 1 }) },
+  ),
 });
 // Low indices (the bootstrap agreements) most of the time, so that settlements meet live agreements.
 const agreementIndex = fc.oneof(
@@ -398,7 +405,10 @@ const targetArb: fc.Arbitrary<Target> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ live: fc.nat({ max: 15 }) }) },
   { weight: 1, arbitrary: fc.record({ pool: poolRef, agreement: agreementIndex }) },
 );
-const ownerMostly: fc.Arbitrary<Who> = fc.oneof({ weight: 6, arbitrary: fc.constant("owner" as const) }, { weight: 1, arbitrary: anyActor });
+const ownerMostly: fc.Arbitrary<Who> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant("owner" as const) },
+  { weight: 1, arbitrary: anyActor },
+);
 const openers: fc.Arbitrary<Who> = fc.oneof(
   { weight: 4, arbitrary: fc.constant("owner" as const) },
   { weight: 4, arbitrary: fc.constantFrom(...GRANTEES) },
@@ -431,7 +441,10 @@ const termsArb: fc.Arbitrary<TermsM> = fc
     streamPct: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })),
     streamAlone: rate(100n),
     debitNoteInterval: fc.integer({ min: 120, max: 900 }),
-    paymentTimeout: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 86_400 }) }),
+    paymentTimeout: fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 3000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 86_400 }) },
+    ),
   })
   .map((t) => ({
     budget: t.budget,
@@ -470,7 +483,10 @@ const acceptanceArb: fc.Arbitrary<AcceptanceSpec> = fc.record({
   signer: signers,
   forged: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))), // forged 1 in 4
   total: totalArb,
-  deadlineIn: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 600 }) }, { weight: 1, arbitrary: fc.integer({ min: -30, max: -1 }) }),
+  deadlineIn: fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: 0, max: 600 }) },
+    { weight: 1, arbitrary: fc.integer({ min: -30, max: -1 }) },
+  ),
   note: fc.integer({ min: 0, max: 999 }),
 });
 
@@ -485,7 +501,10 @@ const specArbs: Record<OpSpec["kind"], fc.Arbitrary<OpSpec>> = {
     kind: fc.constant("fund" as const),
     pool: poolRef,
     from: ownerMostly,
-    amount: fc.oneof({ weight: 12, arbitrary: fc.bigInt({ min: 1n, max: 1_000_000n }) }, { weight: 1, arbitrary: fc.constant(0n) }),
+    amount: fc.oneof(
+      { weight: 12, arbitrary: fc.bigInt({ min: 1n, max: 1_000_000n }) },
+      { weight: 1, arbitrary: fc.constant(0n) },
+    ),
   }),
   withdraw: fc.record({
     kind: fc.constant("withdraw" as const),
@@ -502,9 +521,18 @@ const specArbs: Record<OpSpec["kind"], fc.Arbitrary<OpSpec>> = {
     kind: fc.constant("setGrant" as const),
     pool: poolRef,
     by: ownerMostly,
-    grantee: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...GRANTEES) }, { weight: 1, arbitrary: fc.constant(PROVIDERS[0]) }),
-    permissions: fc.oneof({ weight: 10, arbitrary: fc.integer({ min: 0, max: 7 }) }, { weight: 1, arbitrary: fc.integer({ min: 8, max: 255 }) }),
-    validFor: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 20_000 }) }, { weight: 1, arbitrary: fc.integer({ min: -100, max: -1 }) }),
+    grantee: fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom(...GRANTEES) },
+      { weight: 1, arbitrary: fc.constant(PROVIDERS[0]) },
+    ),
+    permissions: fc.oneof(
+      { weight: 10, arbitrary: fc.integer({ min: 0, max: 7 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 8, max: 255 }) },
+    ),
+    validFor: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 20_000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -100, max: -1 }) },
+    ),
     openAllowance: fc.bigInt({ min: 0n, max: 600_000n }),
     openRefillRate: rate(200n),
   }),
@@ -521,10 +549,17 @@ const specArbs: Record<OpSpec["kind"], fc.Arbitrary<OpSpec>> = {
     kind: fc.constant("increaseBudget" as const),
     target: targetArb,
     by: openers,
-    amount: fc.oneof({ weight: 10, arbitrary: fc.bigInt({ min: 1n, max: 200_000n }) }, { weight: 1, arbitrary: fc.constant(0n) }),
+    amount: fc.oneof(
+      { weight: 10, arbitrary: fc.bigInt({ min: 1n, max: 200_000n }) },
+      { weight: 1, arbitrary: fc.constant(0n) },
+    ),
   }),
   terminate: fc.record({ kind: fc.constant("terminate" as const), target: targetArb, by: terminators }),
-  release: fc.record({ kind: fc.constant("release" as const), target: fc.oneof(targetArb, fc.record({ terminated: fc.nat({ max: 7 }) })), by: anyone }),
+  release: fc.record({
+    kind: fc.constant("release" as const),
+    target: fc.oneof(targetArb, fc.record({ terminated: fc.nat({ max: 7 }) })),
+    by: anyone,
+  }),
   settle: fc.record({ kind: fc.constant("settle" as const), by: anyone, item: acceptanceArb }),
   settleBatch: fc.record({
     kind: fc.constant("settleBatch" as const),
@@ -542,7 +577,15 @@ const single = (kind: OpSpec["kind"], weight: number): fc.WeightedArbitrary<fc.A
 /** Multicalls a provider or a relay would send: settle/claim then terminate/release, or a funding round. */
 const multicallArb: fc.Arbitrary<fc.AsyncCommand<ModelState, Real>> = fc
   .array(
-    fc.oneof(specArbs.settle, specArbs.claim, specArbs.terminate, specArbs.release, specArbs.increaseBudget, specArbs.fund, specArbs.withdraw),
+    fc.oneof(
+      specArbs.settle,
+      specArbs.claim,
+      specArbs.terminate,
+      specArbs.release,
+      specArbs.increaseBudget,
+      specArbs.fund,
+      specArbs.withdraw,
+    ),
     { minLength: 2, maxLength: 3 },
   )
   .map((specs) => new TxCommand(specs));
@@ -560,7 +603,11 @@ const waitUntilArb = fc.oneof(
     .tuple(fc.nat({ max: 7 }), fc.integer({ min: 0, max: 1 }), anyone)
     .map(([k, offset, by]) => new WaitUntilCommand("claimWindowEnd", k, offset, by)),
   fc
-    .tuple(fc.constantFrom("claimWindowEnd" as const, "grantExpiry" as const), fc.nat({ max: 7 }), fc.integer({ min: -1, max: 1 }))
+    .tuple(
+      fc.constantFrom("claimWindowEnd" as const, "grantExpiry" as const),
+      fc.nat({ max: 7 }),
+      fc.integer({ min: -1, max: 1 }),
+    )
     .map(([boundary, k, offset]) => new WaitUntilCommand(boundary, k, offset)),
 );
 
@@ -636,7 +683,14 @@ export function bootstrapCommands(): fc.AsyncCommand<ModelState, Real>[] {
         by: "owner",
         agreement: 0,
         provider: PROVIDERS[1],
-        terms: { budget: 150_000n, upfront: 0n, maxRate: 0n, streamRate: 0n, debitNoteInterval: 900, paymentTimeout: 300 },
+        terms: {
+          budget: 150_000n,
+          upfront: 0n,
+          maxRate: 0n,
+          streamRate: 0n,
+          debitNoteInterval: 900,
+          paymentTimeout: 300,
+        },
         broken: null,
       },
     ]),

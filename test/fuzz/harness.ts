@@ -70,7 +70,9 @@ export const agreementIdOf = (index: number): string => id(`fuzz-agreement-${ind
 export const debitNoteIdOf = (note: number): string => id(`fuzz-debit-note-${note}`);
 
 export function poolIdOf(world: World, ref: PoolRef): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [world.addresses[ref.owner], saltOf(ref.salt)]));
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [world.addresses[ref.owner], saltOf(ref.salt)]),
+  );
 }
 
 /** Deploys DripFeed and both tokens, funds and approves every actor. Snapshotted by hardhat-deploy. */
@@ -126,7 +128,11 @@ async function signItem(world: World, item: AcceptanceC): Promise<SignedItem> {
     deadline: BigInt(item.deadline),
   };
   const key = world.signers[item.forgedBy ?? item.signer];
-  const signed = await signAcceptance(key, { chainId: world.chainId, verifyingContract: world.dripFeedAddress }, acceptance);
+  const signed = await signAcceptance(
+    key,
+    { chainId: world.chainId, verifyingContract: world.dripFeedAddress },
+    acceptance,
+  );
   return { acceptance, signer: world.addresses[item.signer], signature: signed.signature };
 }
 
@@ -217,8 +223,7 @@ export async function sendAndCompare(
 ): Promise<void> {
   const { world } = real;
   const encoded = await Promise.all(ops.map((op) => encodeOp(world, op)));
-  const data =
-    encoded.length === 1 ? encoded[0] : world.dripFeed.interface.encodeFunctionData("multicall", [encoded]);
+  const data = encoded.length === 1 ? encoded[0] : world.dripFeed.interface.encodeFunctionData("multicall", [encoded]);
   await network.provider.send("evm_setNextBlockTimestamp", [model.now]);
   let receipt: ContractTransactionReceipt | null = null;
   let revertData: string | undefined;
@@ -363,10 +368,9 @@ export async function checkState(model: ModelState, real: Real, label: string): 
 
       for (const [grantee, g] of m.grants) {
         const [permissions, validUntil] = await world.dripFeed.grantOf(poolId, world.addresses[grantee]);
-        expect([Number(permissions), Number(validUntil)], `${label}: ${key} grant of ${ACTORS[grantee]}`).to.deep.equal([
-          g.permissions,
-          g.validUntil,
-        ]);
+        expect([Number(permissions), Number(validUntil)], `${label}: ${key} grant of ${ACTORS[grantee]}`).to.deep.equal(
+          [g.permissions, g.validUntil],
+        );
       }
     }
   }

@@ -124,9 +124,7 @@ export type COp =
   | { kind: "claim"; pool: PoolRef; agreement: number };
 
 /** What the model expects from one operation. */
-export type Outcome =
-  | { ok: true; batchFailures: string[] }
-  | { ok: false; error: string };
+export type Outcome = { ok: true; batchFailures: string[] } | { ok: false; error: string };
 
 const fail = (error: string): Outcome => ({ ok: false, error });
 const OK: Outcome = { ok: true, batchFailures: [] };
@@ -139,7 +137,10 @@ const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 /** The SPEC's payout rule for an agreement at `now` (Active: now; Terminated/Released: frozen at terminatedAt). */
-export function payableAt(a: Pick<AgreementM, "status" | "startedAt" | "terminatedAt" | "terms" | "acceptedTotal">, now: number): bigint {
+export function payableAt(
+  a: Pick<AgreementM, "status" | "startedAt" | "terminatedAt" | "terms" | "acceptedTotal">,
+  now: number,
+): bigint {
   const end = a.status === Status.Active ? now : a.terminatedAt;
   const elapsed = BigInt(end - a.startedAt);
   const { budget, upfront, maxRate, streamRate } = a.terms;

@@ -1,0 +1,36 @@
+// ESLint 9 flat config: typescript-eslint's recommended rules for every TypeScript file of the project.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  {
+    ignores: [
+      "node_modules/**",
+      "artifacts/**",
+      "cache/**",
+      "coverage/**",
+      "typechain-types/**",
+      "deployments/**",
+      "dist/**",
+      ".tmp/**",
+      "bench/.tmp/**",
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": ["warn", { fixStyle: "inline-type-imports" }],
+    },
+  },
+  {
+    // Mocha's `function () { this.timeout(...) }` and chai's property assertions (`.to.be.true`).
+    files: ["test/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unused-expressions": "off",
+    },
+  },
+);
