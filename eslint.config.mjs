@@ -27,6 +27,14 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS config files read by tools (solidity-coverage's .solcover.js).
+    files: ["**/*.js", "**/*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { module: "writable", require: "readonly", __dirname: "readonly" },
+    },
+  },
+  {
     // Mocha's `function () { this.timeout(...) }` and chai's property assertions (`.to.be.true`).
     files: ["test/**/*.ts"],
     rules: {
