@@ -21,6 +21,7 @@ import {
   SALTS,
   Status,
   TOKENS,
+  allowanceNow,
   payableAt,
   poolKey,
 } from "./model";
@@ -286,6 +287,7 @@ export async function sendAndCompare(
 export async function checkState(model: ModelState, real: Real, label: string): Promise<void> {
   const { world } = real;
   const now = model.now;
+  const blockTime = await latestTimestamp();
   const poolBalanceByToken = TOKENS.map(() => 0n);
 
   for (const owner of OWNERS) {
@@ -352,6 +354,11 @@ export async function checkState(model: ModelState, real: Real, label: string): 
         );
         expect(a.paid <= payableNow, `${where}: paid ${a.paid} > payable ${payableNow}`).to.equal(true);
         expect(payableNow <= a.terms.budget, `${where}: payable > budget`).to.equal(true);
+        // The claimable view is the payout rule at the latest block's time, minus paid (0 once released).
+        const claimableNow = ma.status === Status.Released ? 0n : payableAt(ma, blockTime) - ma.paid;
+        expect(await world.dripFeed.claimable(poolId, agreementIdOf(index)), `${where}: claimable`).to.equal(
+          claimableNow,
+        );
       }
       expect(chainPool.locked, `${label}: ${key} locked == sum(budget - paid) of unreleased`).to.equal(lockedSum);
 
@@ -367,10 +374,15 @@ export async function checkState(model: ModelState, real: Real, label: string): 
       ]);
 
       for (const [grantee, g] of m.grants) {
-        const [permissions, validUntil] = await world.dripFeed.grantOf(poolId, world.addresses[grantee]);
-        expect([Number(permissions), Number(validUntil)], `${label}: ${key} grant of ${ACTORS[grantee]}`).to.deep.equal(
-          [g.permissions, g.validUntil],
+        const [permissions, validUntil, openAllowanceNow] = await world.dripFeed.grantOf(
+          poolId,
+          world.addresses[grantee],
         );
+        // Views run at the latest block's time, which a time jump without a transaction has not moved.
+        expect(
+          [Number(permissions), Number(validUntil), openAllowanceNow],
+          `${label}: ${key} grant of ${ACTORS[grantee]}`,
+        ).to.deep.equal([g.permissions, g.validUntil, allowanceNow(g, blockTime)]);
       }
     }
   }
