@@ -7,11 +7,13 @@ import fc from "fast-check";
 
 import { type Real, checkState, sendAndCompare, stats } from "./harness";
 import {
+  ACCEPT,
   ACTORS,
   AGREEMENTS,
   type AcceptanceC,
   type COp,
   GRANTEES,
+  type GrantM,
   type ModelState,
   OWNERS,
   PROVIDERS,
@@ -30,7 +32,8 @@ import {
 /* ------------------------------------------------------------------------------------------------------------ */
 
 /** Who sends: the pool's owner, the agreement's provider, or a fixed actor. */
-type Who = "owner" | "provider" | number;
+/** "acceptor": a grantee the model knows holds ACCEPT on the pool (valid or expired), else the owner. */
+type Who = "owner" | "provider" | "acceptor" | number;
 /** An amount relative to something in the model (percent), or absolute. */
 type Amount = { pct: number } | { abs: bigint };
 type Total = { pctOfBudget: number } | "stale" | "huge";
@@ -142,6 +145,11 @@ function specName(s: OpSpec): string {
 function resolveWho(m: ModelState, who: Who, pool: PoolRef, agreement?: number): number {
   if (typeof who === "number") return who;
   if (who === "owner") return pool.owner;
+  if (who === "acceptor") {
+    const grants = [...(m.pools.get(poolKey(pool))?.grants ?? new Map<number, GrantM>())];
+    const acceptor = grants.sort(([x], [y]) => x - y).find(([, g]) => (g.permissions & ACCEPT) !== 0);
+    return acceptor?.[0] ?? pool.owner;
+  }
   const a = agreement === undefined ? undefined : m.pools.get(poolKey(pool))?.agreements.get(agreement);
   return a?.provider ?? PROVIDERS[0];
 }
@@ -427,6 +435,7 @@ const anyone: fc.Arbitrary<Who> = fc.oneof(
 );
 const signers: fc.Arbitrary<Who> = fc.oneof(
   { weight: 3, arbitrary: fc.constant("owner" as const) },
+  { weight: 4, arbitrary: fc.constant("acceptor" as const) },
   { weight: 4, arbitrary: fc.constantFrom(...GRANTEES) },
   { weight: 1, arbitrary: anyActor },
 );
