@@ -71,6 +71,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
   const store = new RelayStore(options.db ?? DEFAULT_DB);
   store.bindDeployment(chainId, options.contract);
+  store.onSuperseded((count) => metrics.superseded.inc(count));
   const chain = new ChainReader(options.provider, options.contract, chainId, metrics);
   await chain.startClock();
   const verifier = new Verifier(chain, store);

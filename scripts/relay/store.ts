@@ -171,6 +171,7 @@ export class RelayStore {
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private flushScheduled = false;
   private readonly listeners: (() => void)[] = [];
+  private readonly supersededListeners: ((count: number) => void)[] = [];
 
   constructor(readonly file: string, options: StoreOptions = {}) {
     this.db = new Database(file);
@@ -267,6 +268,11 @@ export class RelayStore {
     }
   }
 
+  /** Subscribes to "queued items were superseded by a higher total on arrival" (for metrics). */
+  onSuperseded(listener: (count: number) => void): void {
+    this.supersededListeners.push(listener);
+  }
+
   /** Subscribes to "new queued work" notifications (the submitter wakes up on them). */
   onQueued(listener: () => void): void {
     this.listeners.push(listener);
@@ -326,6 +332,7 @@ export class RelayStore {
     const entries = [...this.buffer.values()];
     const waiters = this.waiters;
     this.waiters = [];
+    let superseded = 0;
     try {
       this.db.transaction(() => {
         for (const { item, receivedAt } of entries) {
@@ -334,12 +341,12 @@ export class RelayStore {
             totalAccepted: item.totalAccepted.toString(),
             receivedAt,
           });
-          this.stmts.supersedeQueued.run({
+          superseded += this.stmts.supersedeQueued.run({
             id: item.id,
             poolId: item.poolId,
             agreementId: item.agreementId,
             now: receivedAt,
-          });
+          }).changes;
         }
       })();
     } catch (error) {
@@ -350,6 +357,7 @@ export class RelayStore {
     this.buffer.clear();
     crashPoint("after-persist");
     for (const waiter of waiters) waiter.resolve();
+    if (superseded > 0) for (const listener of this.supersededListeners) listener(superseded);
     for (const listener of this.listeners) listener();
   }
 

@@ -1,4 +1,6 @@
-import { TypedDataEncoder, getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+import { createHash } from "node:crypto";
+
+import { TypedDataEncoder, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 
 import {
   ACCEPTANCE_TYPE_STRING,
@@ -37,12 +39,37 @@ function loadNative(): NativeSecp256k1 | undefined {
 
 const native = loadNative();
 
-/** Which ECDSA recovery implementation is in use (logged at start). */
-export const SIGNATURE_BACKEND = native ? "libsecp256k1 (native)" : "ethers (JavaScript)";
+/** The `keccak` package's native binding: same optional-accelerator story as libsecp256k1. */
+type NativeKeccak = (algorithm: "keccak256") => { update(data: Uint8Array): { digest(): Buffer } };
+
+function loadKeccak(): NativeKeccak | undefined {
+  if (process.env.DRIPFEED_RELAY_PURE_JS === "1") return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const create = require("keccak/bindings") as NativeKeccak;
+    const probe = create("keccak256").update(new Uint8Array(0)).digest().toString("hex");
+    return probe === keccak256(new Uint8Array(0)).slice(2) ? create : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const nativeKeccak = loadKeccak();
+
+/** keccak256 to bytes: native when available (several per request, the JS one dominates the profile). */
+export function keccak(data: Uint8Array): Buffer {
+  return nativeKeccak ? nativeKeccak("keccak256").update(data).digest() : hexBytes(keccak256(data));
+}
+
+/** Which crypto implementations are in use (logged at start). */
+export const SIGNATURE_BACKEND = `ecrecover: ${native ? "libsecp256k1 (native)" : "ethers (JavaScript)"}, keccak: ${
+  nativeKeccak ? "native" : "JavaScript"
+}`;
 
 /**
  * Recovers the signer of a 65-byte r‖s‖v signature over `digest` the way OpenZeppelin's ECDSA does on-chain:
- * v must be 27 or 28 and s must be in the lower half, otherwise there is no signer (undefined).
+ * v must be 27 or 28 and s must be in the lower half, otherwise there is no signer (undefined). The address is
+ * returned lower-case (no checksum: one keccak less per request).
  */
 export function recoverEcdsa(digest: Buffer, signature: Buffer): string | undefined {
   if (signature.length !== 65) return undefined;
@@ -57,10 +84,10 @@ export function recoverEcdsa(digest: Buffer, signature: Buffer): string | undefi
     } catch {
       return undefined;
     }
-    return getAddress(`0x${keccak256(pub.subarray(1)).slice(-40)}`);
+    return `0x${keccak(pub.subarray(1)).subarray(12).toString("hex")}`;
   }
   try {
-    return recoverAddress(digest, `0x${signature.toString("hex")}`);
+    return recoverAddress(digest, `0x${signature.toString("hex")}`).toLowerCase();
   } catch {
     return undefined;
   }
@@ -87,7 +114,7 @@ export class AcceptanceHasher {
       word(a.totalAccepted),
       word(a.deadline),
     ]);
-    return hexBytes(keccak256(Buffer.concat([this.prefix, hexBytes(keccak256(struct))])));
+    return keccak(Buffer.concat([this.prefix, keccak(struct)]));
   }
 }
 
@@ -99,9 +126,12 @@ function word(value: bigint): Buffer {
   return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
 }
 
-/** The relay's id of an acceptance: keccak256(digest ‖ signer ‖ signature), so exact resubmissions are recognised. */
+/**
+ * The relay's id of an acceptance: sha256(digest ‖ signer ‖ signature) as 0x-hex, so an exact resubmission gets the
+ * same id. (Only this relay uses it; sha256 is native in node, keccak is not.)
+ */
 export function acceptanceId(digest: Buffer, signer: string, signature: Buffer): string {
-  return keccak256(Buffer.concat([digest, hexBytes(signer), signature]));
+  return `0x${createHash("sha256").update(digest).update(hexBytes(signer)).update(signature).digest("hex")}`;
 }
 
 export type VerifyResult = { kind: "new"; item: NewAcceptance } | { kind: "duplicate"; existing: StoredAcceptance };
@@ -158,7 +188,7 @@ export class Verifier {
 
     // Signature: one local ECDSA recovery; contract wallets are asked on-chain (ERC-1271), as settle does.
     const recovered = recoverEcdsa(digest, signature);
-    if (recovered !== signed.signer) {
+    if (recovered !== signed.signer.toLowerCase()) {
       const isContract = await this.chain.hasCode(signed.signer);
       const digestHex = `0x${digest.toString("hex")}`;
       if (!isContract || !(await this.chain.isValidErc1271(signed.signer, digestHex, signed.signature))) {

@@ -1,0 +1,56 @@
+import { expect } from "chai";
+import { Signature, Wallet, hexlify, randomBytes } from "ethers";
+
+import { AcceptanceHasher, acceptanceId, recoverEcdsa } from "../../scripts/relay/verifier";
+import { acceptanceDigest, signAcceptance } from "../../scripts/sdk/acceptance";
+
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** The relay's fast paths must agree byte for byte with the SDK (and so with the contract). */
+describe("relay: verifier fast paths", function () {
+  const domain = { chainId: 31337n, verifyingContract: Wallet.createRandom().address };
+  const acceptance = {
+    poolId: hexlify(randomBytes(32)),
+    agreementId: hexlify(randomBytes(32)),
+    debitNoteId: hexlify(randomBytes(32)),
+    totalAccepted: (1n << 200n) + 12345n,
+    deadline: 1_900_000_000n,
+  };
+
+  it("computes the SDK's EIP-712 digest", async function () {
+    const hasher = new AcceptanceHasher(domain.chainId, domain.verifyingContract);
+    const signed = { ...acceptance, ...domain, signer: Wallet.createRandom().address, signature: "0x" };
+    expect(`0x${hasher.digest(signed).toString("hex")}`).to.equal(acceptanceDigest(domain, acceptance));
+  });
+
+  it("recovers the signer (lower-case) and refuses what OpenZeppelin's ECDSA refuses (v not 27/28, high s)", async function () {
+    const wallet = Wallet.createRandom();
+    const signed = await signAcceptance(wallet, domain, acceptance);
+    const digest = Buffer.from(acceptanceDigest(domain, acceptance).slice(2), "hex");
+    const sig = Buffer.from(signed.signature.slice(2), "hex");
+    expect(recoverEcdsa(digest, sig)).to.equal(wallet.address.toLowerCase());
+
+    const v01 = Buffer.from(sig);
+    v01[64] -= 27;
+    expect(recoverEcdsa(digest, v01)).to.equal(undefined);
+
+    const parsed = Signature.from(signed.signature);
+    const highS = Buffer.concat([
+      Buffer.from(parsed.r.slice(2), "hex"),
+      Buffer.from((N - BigInt(parsed.s)).toString(16).padStart(64, "0"), "hex"),
+      Buffer.from([parsed.v === 27 ? 28 : 27]),
+    ]);
+    expect(recoverEcdsa(digest, highS)).to.equal(undefined);
+    expect(recoverEcdsa(digest, sig.subarray(0, 64))).to.equal(undefined);
+    expect(recoverEcdsa(digest, Buffer.alloc(65))).to.equal(undefined);
+  });
+
+  it("gives an exact resubmission the same id and any change another", async function () {
+    const digest = Buffer.alloc(32, 7);
+    const signer = Wallet.createRandom().address;
+    const sig = Buffer.alloc(65, 1);
+    expect(acceptanceId(digest, signer, sig)).to.equal(acceptanceId(digest, signer, Buffer.from(sig)));
+    expect(acceptanceId(digest, signer, sig)).to.not.equal(acceptanceId(digest, signer, Buffer.alloc(65, 2)));
+    expect(acceptanceId(digest, signer, sig)).to.match(/^0x[0-9a-f]{64}$/);
+  });
+});
