@@ -52,12 +52,28 @@ async function main(): Promise<void> {
   const { poolId } = await requestor.createPool(token.address, "npm-start-demo");
   log.at(now, "requestor", `created pool ${poolId.slice(0, 18)}… for ${token.symbol}`);
   await requestor.fund(poolId, funded, { permit: true });
-  log.at(now = await requestor.now(), "requestor", `funded it with ${show(funded)} in one transaction (EIP-2612 permit, no approve)`);
+  log.at(
+    (now = await requestor.now()),
+    "requestor",
+    `funded it with ${show(funded)} in one transaction (EIP-2612 permit, no approve)`,
+  );
 
   const golemId = (label: string): string => agreementIdToBytes32(hre.ethers.id(`demo agreement ${label}`)).slice(2);
-  const base = { upfront: 0n, maxRate: 0n, streamRate: 0n, debitNoteInterval: INTERVAL, paymentTimeout: PAYMENT_TIMEOUT };
+  const base = {
+    upfront: 0n,
+    maxRate: 0n,
+    streamRate: 0n,
+    debitNoteInterval: INTERVAL,
+    paymentTimeout: PAYMENT_TIMEOUT,
+  };
   const agreements: { name: string; key: typeof p1Key; id: string; terms: Terms; kind: string }[] = [
-    { name: "provider-1", key: p1Key, id: golemId("1"), kind: "acceptance only", terms: { ...base, budget: units("6") } },
+    {
+      name: "provider-1",
+      key: p1Key,
+      id: golemId("1"),
+      kind: "acceptance only",
+      terms: { ...base, budget: units("6") },
+    },
     {
       name: "provider-2",
       key: p2Key,
@@ -70,7 +86,12 @@ async function main(): Promise<void> {
       key: p3Key,
       id: golemId("3"),
       kind: "stream floor",
-      terms: { ...base, budget: units("3"), maxRate: parseRate("9 GLM/h", token), streamRate: parseRate("4.5 GLM/h", token) },
+      terms: {
+        ...base,
+        budget: units("3"),
+        maxRate: parseRate("9 GLM/h", token),
+        streamRate: parseRate("4.5 GLM/h", token),
+      },
     },
   ];
   for (const a of agreements) {
@@ -80,25 +101,57 @@ async function main(): Promise<void> {
       a.terms.upfront ? `upfront ${show(a.terms.upfront)}` : "",
       a.terms.streamRate ? `floor ${formatRate(a.terms.streamRate, token)}` : "",
     ].filter(Boolean);
-    log.at(now = await requestor.now(), "requestor", `opened ${a.kind} agreement ${a.id.slice(0, 8)}… with ${a.name}: budget ${show(a.terms.budget)}${caps.length ? `, ${caps.join(", ")}` : ""}`);
+    log.at(
+      (now = await requestor.now()),
+      "requestor",
+      `opened ${a.kind} agreement ${a.id.slice(0, 8)}… with ${a.name}: budget ${show(a.terms.budget)}${caps.length ? `, ${caps.join(", ")}` : ""}`,
+    );
   }
   await requestor.setGrant(poolId, supervisorKey.address, { permissions: ACCEPT, validUntil: now + 86_400n });
-  log.at(now = await requestor.now(), "requestor", `granted ACCEPT to supervisor ${supervisorKey.address.slice(0, 10)}… for 24 h`);
+  log.at(
+    (now = await requestor.now()),
+    "requestor",
+    `granted ACCEPT to supervisor ${supervisorKey.address.slice(0, 10)}… for 24 h`,
+  );
   log.at(now, "requestor", "goes offline (Ctrl+C)");
 
   // ------------------------------------------------------------------ providers work, the supervisor accepts
   const startedAt = async (id: string): Promise<bigint> => (await requestor.getAgreement(poolId, id)).startedAt;
   const [p1, p2] = [agreements[0], agreements[1]];
   const providers = [
-    new SimulatedProvider(p1.name, p1.key.address, requestorKey.address, p1.id, "a1".repeat(32), { startPrice: 0n, perInterval: units("0.25") }, token.decimals),
+    new SimulatedProvider(
+      p1.name,
+      p1.key.address,
+      requestorKey.address,
+      p1.id,
+      "a1".repeat(32),
+      { startPrice: 0n, perInterval: units("0.25") },
+      token.decimals,
+    ),
     // A Golem start price of 2 GLM, above the 0.5 GLM upfront: the contract's cap meters it out.
-    new SimulatedProvider(p2.name, p2.key.address, requestorKey.address, p2.id, "b2".repeat(32), { startPrice: units("2"), perInterval: units("0.2") }, token.decimals),
+    new SimulatedProvider(
+      p2.name,
+      p2.key.address,
+      requestorKey.address,
+      p2.id,
+      "b2".repeat(32),
+      { startPrice: units("2"), perInterval: units("0.2") },
+      token.decimals,
+    ),
   ];
   const acceptors = new Map<string, DebitNoteAcceptor>();
   for (const [i, a] of [p1, p2].entries()) {
-    acceptors.set(a.id, new DebitNoteAcceptor({
-      poolId, agreementId: a.id, terms: a.terms, startedAt: await startedAt(a.id), token, leaveRateToContract: i === 1,
-    }));
+    acceptors.set(
+      a.id,
+      new DebitNoteAcceptor({
+        poolId,
+        agreementId: a.id,
+        terms: a.terms,
+        startedAt: await startedAt(a.id),
+        token,
+        leaveRateToContract: i === 1,
+      }),
+    );
   }
   const supervisor = requestor.withSigner(supervisorKey);
   const submitter: AcceptanceSubmitter = new SettleBatchSubmitter(requestor.withSigner(keeperKey));
@@ -112,9 +165,11 @@ async function main(): Promise<void> {
     const outcomes = await submitter.submit(queue.drain());
     const parts = outcomes.map((o) => {
       const name = agreements.find((a) => agreementIdToBytes32(a.id) === o.agreementId)?.name ?? o.agreementId;
-      return o.failure ? `${name} failed (${o.failure})` : `${name} total ${show(o.totalAccepted)} -> paid ${show(o.paid)}`;
+      return o.failure
+        ? `${name} failed (${o.failure})`
+        : `${name} total ${show(o.totalAccepted)} -> paid ${show(o.paid)}`;
     });
-    log.at(now = await requestor.now(), who, `settleBatch: ${parts.join("; ")}`);
+    log.at((now = await requestor.now()), who, `settleBatch: ${parts.join("; ")}`);
   };
 
   log.section(`requestor offline: ${TICKS} debit-note intervals of ${INTERVAL} s`);
@@ -131,7 +186,11 @@ async function main(): Promise<void> {
         log.at(now, "supervisor", `refused ${provider.name}'s note ${note.debitNoteId}: ${decision.reason}`);
       } else if (signed) {
         queue.add(signed);
-        log.at(now, "supervisor", `accepted ${provider.name}'s debit note (due ${show(parseAmount(note.totalAmountDue, token))}) -> signs agreement total ${show(decision.agreementTotal)}`);
+        log.at(
+          now,
+          "supervisor",
+          `accepted ${provider.name}'s debit note (due ${show(parseAmount(note.totalAmountDue, token))}) -> signs agreement total ${show(decision.agreementTotal)}`,
+        );
       }
     }
     if (tick === P1_STOPS_AFTER) {
@@ -142,18 +201,25 @@ async function main(): Promise<void> {
       const p1Client = requestor.withSigner(p1.key);
       for (const signed of own) {
         const { paid } = await p1Client.settle(signed);
-        log.at(now = await requestor.now(), p1.name, `settles its last acceptance itself: paid ${show(paid)}`);
+        log.at((now = await requestor.now()), p1.name, `settles its last acceptance itself: paid ${show(paid)}`);
       }
       await p1Client.terminate(poolId, p1.id);
-      log.at(now = await requestor.now(), p1.name, "stops working and terminates its agreement (its budget can be released at once)");
+      log.at(
+        (now = await requestor.now()),
+        p1.name,
+        "stops working and terminates its agreement (its budget can be released at once)",
+      );
       p1Active = false;
     }
     if (tick % 2 === 0) await settlePending("keeper");
     if (tick === P3_CLAIMS_AT || tick === P2_CLAIMS_AT) {
       const a = tick === P3_CLAIMS_AT ? agreements[2] : p2;
-      const why = tick === P3_CLAIMS_AT ? "stream floor, no acceptance needed" : "the over-cap start price dripping out at the cap";
+      const why =
+        tick === P3_CLAIMS_AT
+          ? "stream floor, no acceptance needed"
+          : "the over-cap start price dripping out at the cap";
       const { paid } = await requestor.withSigner(a.key).claim(poolId, a.id);
-      log.at(now = await requestor.now(), a.name, `claims ${show(paid)} with nobody online (${why})`);
+      log.at((now = await requestor.now()), a.name, `claims ${show(paid)} with nobody online (${why})`);
     }
   }
   await settlePending("keeper");
@@ -161,13 +227,16 @@ async function main(): Promise<void> {
   // ------------------------------------------------------------------ the requestor comes back
   log.section("requestor back online: stop, wait out the claim window, release, withdraw");
   await requestor.setGrant(poolId, supervisorKey.address, { permissions: 0, validUntil: 0n });
-  log.at(now = await requestor.now(), "requestor", "revokes the supervisor grant");
+  log.at((now = await requestor.now()), "requestor", "revokes the supervisor grant");
   for (const a of agreements.slice(1)) {
     await requestor.terminate(poolId, a.id);
     const state = await requestor.getAgreement(poolId, a.id);
     const payable = payableAt(state, state.terminatedAt);
-    const note = state.acceptedTotal > payable ? `; accepted ${show(state.acceptedTotal)} but the cap at termination allows ${show(payable)}, the rest is never paid` : "";
-    log.at(now = await requestor.now(), "requestor", `terminates ${a.name}'s agreement${note}`);
+    const note =
+      state.acceptedTotal > payable
+        ? `; accepted ${show(state.acceptedTotal)} but the cap at termination allows ${show(payable)}, the rest is never paid`
+        : "";
+    log.at((now = await requestor.now()), "requestor", `terminates ${a.name}'s agreement${note}`);
   }
   now = await increaseTime(PAYMENT_TIMEOUT + 1);
   log.at(now, "clock", `${PAYMENT_TIMEOUT} s payment timeout later`);
@@ -175,18 +244,22 @@ async function main(): Promise<void> {
     const claimable = await requestor.claimable(poolId, a.id);
     if (claimable > 0n) {
       await requestor.withSigner(a.key).claim(poolId, a.id);
-      log.at(now = await requestor.now(), a.name, `claims its last ${show(claimable)} within the window`);
+      log.at((now = await requestor.now()), a.name, `claims its last ${show(claimable)} within the window`);
     }
   }
   for (const a of agreements) {
     const { refunded } = await requestor.release(poolId, a.id);
-    log.at(now = await requestor.now(), "requestor", `releases ${a.name}'s agreement: ${show(refunded)} back to the free balance`);
+    log.at(
+      (now = await requestor.now()),
+      "requestor",
+      `releases ${a.name}'s agreement: ${show(refunded)} back to the free balance`,
+    );
   }
   const free = (await requestor.getPool(poolId)).free;
   const beforeWithdraw = await balance(requestorKey.address);
   await requestor.withdraw(poolId, free);
   const withdrawn = (await balance(requestorKey.address)) - beforeWithdraw;
-  log.at(now = await requestor.now(), "requestor", `withdraws the free ${show(free)}`);
+  log.at((now = await requestor.now()), "requestor", `withdraws the free ${show(free)}`);
 
   // ------------------------------------------------------------------ the books, checked against the chain
   log.section("reconciliation (checked against on-chain balances)");
@@ -219,7 +292,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = isDripFeedError(error) ? `${error.message} [${error.code}]` : error instanceof Error ? error.message : String(error);
+  const message = isDripFeedError(error)
+    ? `${error.message} [${error.code}]`
+    : error instanceof Error
+      ? error.message
+      : String(error);
   process.stderr.write(`demo failed: ${message.split("\n")[0]}\n`);
   process.exit(1);
 });

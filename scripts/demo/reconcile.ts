@@ -37,18 +37,29 @@ export function reconcile(ledger: Ledger, token: TokenInfo): string[] {
   for (const p of ledger.providers) {
     paidTotal += p.received;
     const ok = p.received === p.recordedPaid;
-    if (!ok) problems.push(`${p.name} received ${amount(p.received)} but the agreement records ${amount(p.recordedPaid)} paid`);
-    table.push([`paid to ${p.name}`, amount(p.received), ok ? "= agreement.paid" : `MISMATCH (paid ${amount(p.recordedPaid)})`]);
+    if (!ok)
+      problems.push(
+        `${p.name} received ${amount(p.received)} but the agreement records ${amount(p.recordedPaid)} paid`,
+      );
+    table.push([
+      `paid to ${p.name}`,
+      amount(p.received),
+      ok ? "= agreement.paid" : `MISMATCH (paid ${amount(p.recordedPaid)})`,
+    ]);
   }
   table.push(["withdrawn by the requestor", amount(ledger.withdrawn), ""]);
   const poolOk = ledger.stillInPool === ledger.contractBalance;
-  if (!poolOk) problems.push(`the pool holds ${amount(ledger.stillInPool)} but DripFeed's token balance is ${amount(ledger.contractBalance)}`);
+  if (!poolOk)
+    problems.push(
+      `the pool holds ${amount(ledger.stillInPool)} but DripFeed's token balance is ${amount(ledger.contractBalance)}`,
+    );
   table.push(["still in the pool", amount(ledger.stillInPool), poolOk ? "= DripFeed token balance" : "MISMATCH"]);
   const sum = paidTotal + ledger.withdrawn + ledger.stillInPool;
   const sumOk = sum === ledger.funded;
   if (!sumOk) problems.push(`funded ${amount(ledger.funded)} != paid + withdrawn + in pool = ${amount(sum)}`);
   table.push(["paid + withdrawn + in pool", amount(sum), sumOk ? "= funded" : "MISMATCH"]);
-  if (ledger.locked !== 0n) problems.push(`${amount(ledger.locked)} is still locked after every agreement was released`);
+  if (ledger.locked !== 0n)
+    problems.push(`${amount(ledger.locked)} is still locked after every agreement was released`);
   process.stdout.write(`${table.toString()}\n`);
   return problems;
 }

@@ -24,7 +24,12 @@ export class SettleBatchSubmitter implements AcceptanceSubmitter {
   async submit(items: readonly SignedAcceptance[]): Promise<SubmitOutcome[]> {
     if (items.length === 0) return [];
     const { items: results } = await this.client.settleBatch(items);
-    return results.map((r, i) => ({ agreementId: r.agreementId, totalAccepted: items[i].totalAccepted, paid: r.paid, failure: r.failure }));
+    return results.map((r, i) => ({
+      agreementId: r.agreementId,
+      totalAccepted: items[i].totalAccepted,
+      paid: r.paid,
+      failure: r.failure,
+    }));
   }
 }
 

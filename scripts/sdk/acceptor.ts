@@ -96,7 +96,10 @@ export class DebitNoteAcceptor {
       return { kind: "accept", note, activityTotal, agreementTotal: this.agreementTotal };
     }
     if (previous && activityTotal < previous.total) {
-      return reject("lowered", `lowers the activity's total from ${amount(previous.total)} to ${amount(activityTotal)}`);
+      return reject(
+        "lowered",
+        `lowers the activity's total from ${amount(previous.total)} to ${amount(activityTotal)}`,
+      );
     }
     if (previous && at - previous.lastAt < BigInt(terms.debitNoteInterval)) {
       return reject(
@@ -164,7 +167,12 @@ export class DebitNoteAcceptor {
   }
 
   /** Like `accept`, but a refusal is a DripFeedError("DEBIT_NOTE_REJECTED") carrying the reason. */
-  async acceptOrThrow(note: DebitNote, signer: Signer, domain: AcceptanceDomain, now: bigint): Promise<SignedAcceptance> {
+  async acceptOrThrow(
+    note: DebitNote,
+    signer: Signer,
+    domain: AcceptanceDomain,
+    now: bigint,
+  ): Promise<SignedAcceptance> {
     const { decision, signed } = await this.accept(note, signer, domain, now);
     if (decision.kind === "reject" || !signed) {
       const reason = decision.kind === "reject" ? decision.reason : "refused";
@@ -189,7 +197,11 @@ export class DebitNoteAcceptor {
       if (!/^\d+$/.test(activity.total) || !Number.isSafeInteger(activity.lastAt)) {
         throw new DripFeedError("INVALID_FIELD", `acceptor state for activity ${id} is malformed`, "activities");
       }
-      this.activities.set(id, { total: BigInt(activity.total), lastAt: BigInt(activity.lastAt), lastNoteId: activity.lastNoteId });
+      this.activities.set(id, {
+        total: BigInt(activity.total),
+        lastAt: BigInt(activity.lastAt),
+        lastNoteId: activity.lastNoteId,
+      });
     }
   }
 }

@@ -90,7 +90,11 @@ export class DripFeedClient {
   ) {}
 
   /** Connects to DripFeed at `address`, checking there is code there. */
-  static async connect(address: string, runner: Signer | Provider, options: ConnectOptions = {}): Promise<DripFeedClient> {
+  static async connect(
+    address: string,
+    runner: Signer | Provider,
+    options: ConnectOptions = {},
+  ): Promise<DripFeedClient> {
     const checked = requireAddress(address, "DripFeed address");
     const signer = isSigner(runner) ? runner : undefined;
     const provider = signer ? signer.provider : (runner as Provider);
@@ -111,7 +115,14 @@ export class DripFeedClient {
 
   /** The same client acting as another signer. */
   withSigner(signer: Signer): DripFeedClient {
-    return new DripFeedClient(this.contract.connect(signer), this.address, this.chainId, this.provider, signer, this.fromBlock);
+    return new DripFeedClient(
+      this.contract.connect(signer),
+      this.address,
+      this.chainId,
+      this.provider,
+      signer,
+      this.fromBlock,
+    );
   }
 
   /** The EIP-712 domain acceptances for this contract are signed under. */
@@ -144,7 +155,14 @@ export class DripFeedClient {
     if (pool.owner === ZeroAddress) {
       throw new DripFeedError("UNKNOWN_POOL", `pool ${id} does not exist on chain ${this.chainId}`, "poolId");
     }
-    return { poolId: id, owner: pool.owner, token: pool.token, balance: pool.balance, locked: pool.locked, free: pool.balance - pool.locked };
+    return {
+      poolId: id,
+      owner: pool.owner,
+      token: pool.token,
+      balance: pool.balance,
+      locked: pool.locked,
+      free: pool.balance - pool.locked,
+    };
   }
 
   /** The agreement, or UNKNOWN_AGREEMENT (the pool is checked first). */
@@ -154,7 +172,11 @@ export class DripFeedClient {
     const a = await this.read(`reading agreement ${id}`, () => this.contract.getAgreement(pool.poolId, id));
     const status = AGREEMENT_STATUSES[Number(a.status)];
     if (status === "None") {
-      throw new DripFeedError("UNKNOWN_AGREEMENT", `agreement ${id.slice(2)} does not exist in pool ${pool.poolId}`, "agreementId");
+      throw new DripFeedError(
+        "UNKNOWN_AGREEMENT",
+        `agreement ${id.slice(2)} does not exist in pool ${pool.poolId}`,
+        "agreementId",
+      );
     }
     return {
       poolId: pool.poolId,
@@ -228,7 +250,11 @@ export class DripFeedClient {
   }
 
   /** Funds a pool from the signer, with an EIP-2612 permit (`permit: true`) or an existing allowance. */
-  async fund(poolId: string, amount: bigint, options: { permit?: boolean; permitDeadline?: bigint } = {}): Promise<TxResult> {
+  async fund(
+    poolId: string,
+    amount: bigint,
+    options: { permit?: boolean; permitDeadline?: bigint } = {},
+  ): Promise<TxResult> {
     const pool = await this.getPool(poolId);
     const signer = this.requireSigner();
     const from = await signer.getAddress();
@@ -276,7 +302,10 @@ export class DripFeedClient {
     const token = await this.token(pool.token);
     const recipient = to ? requireAddress(to, "to") : from;
     if (pool.owner !== from) {
-      throw new DripFeedError("NOT_AUTHORIZED", `${from} is not the owner of pool ${pool.poolId} (the owner is ${pool.owner})`);
+      throw new DripFeedError(
+        "NOT_AUTHORIZED",
+        `${from} is not the owner of pool ${pool.poolId} (the owner is ${pool.owner})`,
+      );
     }
     if (amount <= 0n) throw new DripFeedError("INVALID_ARGUMENT", "amount must be greater than zero", "amount");
     if (amount > pool.free) {
@@ -321,12 +350,19 @@ export class DripFeedClient {
     if (from !== pool.owner) {
       const grant = await this.grantOf(pool.poolId, from);
       if ((grant.permissions & OPEN) === 0 || grant.validUntil < (await this.now())) {
-        throw new DripFeedError("NOT_AUTHORIZED", `${from} is neither the owner of pool ${pool.poolId} nor holds a valid OPEN grant`);
+        throw new DripFeedError(
+          "NOT_AUTHORIZED",
+          `${from} is neither the owner of pool ${pool.poolId} nor holds a valid OPEN grant`,
+        );
       }
     }
     const existing = await this.read("reading agreement", () => this.contract.getAgreement(pool.poolId, id));
     if (Number(existing.status) !== 0) {
-      throw new DripFeedError("AGREEMENT_EXISTS", `agreement ${id.slice(2)} already exists in pool ${pool.poolId}`, "agreementId");
+      throw new DripFeedError(
+        "AGREEMENT_EXISTS",
+        `agreement ${id.slice(2)} already exists in pool ${pool.poolId}`,
+        "agreementId",
+      );
     }
     if (terms.budget > pool.free) {
       throw new DripFeedError(
@@ -404,7 +440,11 @@ export class DripFeedClient {
   async settleBatch(items: readonly SignedAcceptance[]): Promise<TxResult & { items: BatchItemResult[] }> {
     if (items.length === 0) throw new DripFeedError("INVALID_ARGUMENT", "settleBatch needs at least one acceptance");
     items.forEach((item) => this.requireDomain(item));
-    const batch = items.map((item) => ({ acceptance: toMessage(item), signer: item.signer, signature: item.signature }));
+    const batch = items.map((item) => ({
+      acceptance: toMessage(item),
+      signer: item.signer,
+      signature: item.signature,
+    }));
     const result = await this.execute(
       `settle a batch of ${items.length} acceptances`,
       () => this.contract.settleBatch.staticCall(batch),
@@ -416,7 +456,8 @@ export class DripFeedClient {
       const event = outcomes[index];
       const base = { index, agreementId: item.agreementId, debitNoteId: item.debitNoteId };
       if (!event) return { ...base, paid: 0n, failure: "unknown" };
-      if (event.name === "SettlementFailed") return { ...base, paid: 0n, failure: errorNameOf(event.args[3] as string) };
+      if (event.name === "SettlementFailed")
+        return { ...base, paid: 0n, failure: errorNameOf(event.args[3] as string) };
       return { ...base, paid: event.args[4] as bigint };
     });
     return { ...result, items: results };
@@ -425,13 +466,18 @@ export class DripFeedClient {
   // ---------------------------------------------------------------- internals
 
   private requireSigner(): Signer {
-    if (!this.signer) throw new DripFeedError("INVALID_ARGUMENT", "this client has no signer (connect with a Signer to send)");
+    if (!this.signer)
+      throw new DripFeedError("INVALID_ARGUMENT", "this client has no signer (connect with a Signer to send)");
     return this.signer;
   }
 
   private requireDomain(signed: AcceptanceDomain): void {
     if (signed.chainId !== this.chainId) {
-      throw new DripFeedError("WRONG_CHAIN", `the acceptance is for chain ${signed.chainId}, this is chain ${this.chainId}`, "chainId");
+      throw new DripFeedError(
+        "WRONG_CHAIN",
+        `the acceptance is for chain ${signed.chainId}, this is chain ${this.chainId}`,
+        "chainId",
+      );
     }
     if (signed.verifyingContract.toLowerCase() !== this.address.toLowerCase()) {
       throw new DripFeedError(
@@ -446,7 +492,10 @@ export class DripFeedClient {
     const pool = await this.getPool(poolId);
     const from = await this.requireSigner().getAddress();
     if (pool.owner !== from) {
-      throw new DripFeedError("NOT_AUTHORIZED", `${from} is not the owner of pool ${pool.poolId} (the owner is ${pool.owner})`);
+      throw new DripFeedError(
+        "NOT_AUTHORIZED",
+        `${from} is not the owner of pool ${pool.poolId} (the owner is ${pool.owner})`,
+      );
     }
     return pool;
   }
@@ -473,7 +522,10 @@ export class DripFeedClient {
   }
 
   /** This contract's events of the given names in a receipt, in log order. */
-  private events(receipt: ContractTransactionReceipt, ...names: string[]): { name: string; args: readonly unknown[] }[] {
+  private events(
+    receipt: ContractTransactionReceipt,
+    ...names: string[]
+  ): { name: string; args: readonly unknown[] }[] {
     const found: { name: string; args: readonly unknown[] }[] = [];
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;

@@ -2,7 +2,15 @@ import { DripFeedError } from "./errors";
 import { requireAddress } from "./ids";
 
 /** yagna's document status values (payment API `DocumentStatus`). */
-export const DEBIT_NOTE_STATUSES = ["ISSUED", "RECEIVED", "ACCEPTED", "REJECTED", "FAILED", "SETTLED", "CANCELLED"] as const;
+export const DEBIT_NOTE_STATUSES = [
+  "ISSUED",
+  "RECEIVED",
+  "ACCEPTED",
+  "REJECTED",
+  "FAILED",
+  "SETTLED",
+  "CANCELLED",
+] as const;
 export type DebitNoteStatus = (typeof DEBIT_NOTE_STATUSES)[number];
 
 /**
@@ -53,11 +61,16 @@ export function parseDebitNote(input: unknown): DebitNote {
     }
     return v;
   };
-  const optionalText = (field: string): string | null | undefined => (obj[field] == null ? (obj[field] as null | undefined) : text(field));
+  const optionalText = (field: string): string | null | undefined =>
+    obj[field] == null ? (obj[field] as null | undefined) : text(field);
   const time = (field: string): string => {
     const v = text(field);
     if (Number.isNaN(Date.parse(v))) {
-      throw new DripFeedError("INVALID_FIELD", `debit note field ${field} must be an RFC 3339 date-time (got "${v}")`, field);
+      throw new DripFeedError(
+        "INVALID_FIELD",
+        `debit note field ${field} must be an RFC 3339 date-time (got "${v}")`,
+        field,
+      );
     }
     return v;
   };
@@ -77,11 +90,19 @@ export function parseDebitNote(input: unknown): DebitNote {
   }
   const status = text("status");
   if (!(DEBIT_NOTE_STATUSES as readonly string[]).includes(status)) {
-    throw new DripFeedError("INVALID_FIELD", `debit note field status "${status}" is not one of ${DEBIT_NOTE_STATUSES.join(", ")}`, "status");
+    throw new DripFeedError(
+      "INVALID_FIELD",
+      `debit note field status "${status}" is not one of ${DEBIT_NOTE_STATUSES.join(", ")}`,
+      "status",
+    );
   }
   const usage = obj.usageCounterVector;
   if (usage != null && !Array.isArray(usage)) {
-    throw new DripFeedError("INVALID_FIELD", "debit note field usageCounterVector must be an array", "usageCounterVector");
+    throw new DripFeedError(
+      "INVALID_FIELD",
+      "debit note field usageCounterVector must be an array",
+      "usageCounterVector",
+    );
   }
   const paymentDueDate = obj.paymentDueDate == null ? (obj.paymentDueDate as null | undefined) : time("paymentDueDate");
 

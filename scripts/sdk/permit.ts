@@ -47,10 +47,16 @@ export async function signPermit(
     }
     [nonce, separator] = await Promise.all([token.nonces(owner), token.DOMAIN_SEPARATOR()]);
   } catch {
-    throw new DripFeedError("INVALID_ARGUMENT", `token ${tokenAddress} does not support EIP-2612 permits; approve instead`);
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `token ${tokenAddress} does not support EIP-2612 permits; approve instead`,
+    );
   }
   if (TypedDataEncoder.hashDomain(domain) !== separator) {
-    throw new DripFeedError("INVALID_ARGUMENT", `token ${tokenAddress} has a permit domain this SDK cannot reproduce; approve instead`);
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `token ${tokenAddress} has a permit domain this SDK cannot reproduce; approve instead`,
+    );
   }
   const raw = await signer.signTypedData(domain, PERMIT_TYPES, { owner, spender, value, nonce, deadline });
   const sig = Signature.from(raw);

@@ -69,7 +69,8 @@ function findRevertData(error: unknown, depth = 0): string | undefined {
 
 function describe(parsed: ErrorDescription): string {
   const args = parsed.fragment.inputs.map((input, i) => `${input.name || i}=${String(parsed.args[i])}`);
-  const detail = parsed.name === "InvalidTerms" ? ` (${TERMS_REASONS[String(parsed.args[0])] ?? "unknown reason"})` : "";
+  const detail =
+    parsed.name === "InvalidTerms" ? ` (${TERMS_REASONS[String(parsed.args[0])] ?? "unknown reason"})` : "";
   return `${parsed.name}(${args.join(", ")})${detail}`;
 }
 
@@ -93,6 +94,7 @@ export function toDripFeedError(error: unknown, action: string): DripFeedError {
   if (isError(error, "CALL_EXCEPTION")) {
     return new DripFeedError("REVERTED", `${action} reverted: ${error.shortMessage}`);
   }
-  const message = error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error);
+  const message =
+    error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
   return new DripFeedError("RPC_ERROR", `${action} failed: ${message.split("\n")[0]}`);
 }

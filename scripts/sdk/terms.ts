@@ -49,10 +49,15 @@ export function validateTerms(terms: Terms, provider?: string, owner?: string): 
       `the debit-note interval must be ${MIN_DEBIT_NOTE_INTERVAL}..${MAX_DEBIT_NOTE_INTERVAL} s (got ${terms.debitNoteInterval})`,
     );
   }
-  if (!Number.isInteger(terms.paymentTimeout) || terms.paymentTimeout < 1 || terms.paymentTimeout > MAX_PAYMENT_TIMEOUT) {
+  if (
+    !Number.isInteger(terms.paymentTimeout) ||
+    terms.paymentTimeout < 1 ||
+    terms.paymentTimeout > MAX_PAYMENT_TIMEOUT
+  ) {
     fail("paymentTimeout", `the payment timeout must be 1..${MAX_PAYMENT_TIMEOUT} s (got ${terms.paymentTimeout})`);
   }
-  if (provider !== undefined && /^0x0{40}$/i.test(provider)) fail("provider", "the provider must not be the zero address");
+  if (provider !== undefined && /^0x0{40}$/i.test(provider))
+    fail("provider", "the provider must not be the zero address");
   if (provider !== undefined && owner !== undefined && provider.toLowerCase() === owner.toLowerCase()) {
     fail("provider", "the provider must not be the pool owner");
   }

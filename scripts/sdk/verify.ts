@@ -33,7 +33,11 @@ export interface AcceptanceCheck {
  */
 export async function verifyAcceptance(client: DripFeedClient, signed: SignedAcceptance): Promise<AcceptanceCheck> {
   if (signed.chainId !== client.chainId) {
-    throw new DripFeedError("WRONG_CHAIN", `the acceptance is for chain ${signed.chainId}, this is chain ${client.chainId}`, "chainId");
+    throw new DripFeedError(
+      "WRONG_CHAIN",
+      `the acceptance is for chain ${signed.chainId}, this is chain ${client.chainId}`,
+      "chainId",
+    );
   }
   if (signed.verifyingContract.toLowerCase() !== client.address.toLowerCase()) {
     throw new DripFeedError(
@@ -45,10 +49,17 @@ export async function verifyAcceptance(client: DripFeedClient, signed: SignedAcc
   const [pool, now] = await Promise.all([client.getPool(signed.poolId), client.now()]);
   const agreement = await client.getAgreement(signed.poolId, signed.agreementId);
   if (agreement.status === "Released") {
-    throw new DripFeedError("AGREEMENT_RELEASED", `agreement ${agreement.agreementId.slice(2)} is released; nothing can be settled`);
+    throw new DripFeedError(
+      "AGREEMENT_RELEASED",
+      `agreement ${agreement.agreementId.slice(2)} is released; nothing can be settled`,
+    );
   }
   if (signed.deadline < now) {
-    throw new DripFeedError("EXPIRED", `the acceptance expired at ${signed.deadline} (chain time is ${now})`, "deadline");
+    throw new DripFeedError(
+      "EXPIRED",
+      `the acceptance expired at ${signed.deadline} (chain time is ${now})`,
+      "deadline",
+    );
   }
 
   let role: AcceptanceCheck["role"];
@@ -70,7 +81,15 @@ export async function verifyAcceptance(client: DripFeedClient, signed: SignedAcc
   const payable = payableAt(agreement, now, signed.totalAccepted);
   const wouldPay = payable > agreement.paid ? payable - agreement.paid : 0n;
   const raisesTotal = signed.totalAccepted > agreement.acceptedTotal;
-  return { signer: signed.signer, role, signatureKind, wouldPay, raisesTotal, stale: !raisesTotal && wouldPay === 0n, checkedAt: now };
+  return {
+    signer: signed.signer,
+    role,
+    signatureKind,
+    wouldPay,
+    raisesTotal,
+    stale: !raisesTotal && wouldPay === 0n,
+    checkedAt: now,
+  };
 }
 
 async function checkSignature(client: DripFeedClient, signed: SignedAcceptance): Promise<"eoa" | "erc1271"> {

@@ -16,7 +16,10 @@ function readJsonFile(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
-    throw new DripFeedError("INVALID_ARGUMENT", `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 
@@ -37,7 +40,10 @@ dripfeed
   .addOptionalParam("debitNote", "debit-note JSON file (as yagna's payment API returns it)")
   .addOptionalParam("out", "where to write the signed acceptance JSON")
   .addOptionalParam("deadline", "acceptance lifetime, e.g. 1h (default: the agreement's payment timeout)")
-  .addOptionalParam("state", "acceptor state file (per-activity totals), read and updated; needed for agreements with several activities")
+  .addOptionalParam(
+    "state",
+    "acceptor state file (per-activity totals), read and updated; needed for agreements with several activities",
+  )
   .addOptionalParam("from", "signing account: the owner or an ACCEPT grantee (index or address, default 0)")
   .setAction(
     guarded(async (args: AcceptArgs, hre) => {
@@ -63,7 +69,9 @@ dripfeed
       const signed = await acceptor.acceptOrThrow(note, signer, client.domain, await client.now());
       writeFileSync(out, `${JSON.stringify(toAcceptanceJson(signed), null, 2)}\n`);
       if (args.state) writeFileSync(args.state, `${toJson(acceptor.exportState())}\n`);
-      print(`accepted debit note ${note.debitNoteId}: agreement total ${formatAmount(signed.totalAccepted, token)}, valid until ${signed.deadline}; wrote ${out}`);
+      print(
+        `accepted debit note ${note.debitNoteId}: agreement total ${formatAmount(signed.totalAccepted, token)}, valid until ${signed.deadline}; wrote ${out}`,
+      );
     }),
   );
 
@@ -82,10 +90,15 @@ dripfeed
       const { client } = await taskContext(hre, args.from);
       const check = await verifyAcceptance(client, signed);
       if (check.stale) {
-        throw new DripFeedError("NOTHING_TO_SETTLE", "the acceptance neither raises the accepted total nor pays anything (already settled)");
+        throw new DripFeedError(
+          "NOTHING_TO_SETTLE",
+          "the acceptance neither raises the accepted total nor pays anything (already settled)",
+        );
       }
       const token = await client.token((await client.getPool(signed.poolId)).token);
       const { paid, hash } = await client.settle(signed);
-      print(`settled debit note ${signed.debitNoteId} signed by ${check.role} ${signed.signer}: paid ${formatAmount(paid, token)} to the provider; tx ${hash}`);
+      print(
+        `settled debit note ${signed.debitNoteId} signed by ${check.role} ${signed.signer}: paid ${formatAmount(paid, token)} to the provider; tx ${hash}`,
+      );
     }),
   );

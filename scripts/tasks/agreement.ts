@@ -38,7 +38,12 @@ dripfeed
       const agreementId = agreementIdToBytes32(required(args.agreement, "agreement"));
       const provider = required(args.provider, "provider");
       const budgetText = required(args.budget, "budget");
-      const debitNoteInterval = parseSeconds(args.interval, "interval", MIN_DEBIT_NOTE_INTERVAL, MAX_DEBIT_NOTE_INTERVAL);
+      const debitNoteInterval = parseSeconds(
+        args.interval,
+        "interval",
+        MIN_DEBIT_NOTE_INTERVAL,
+        MAX_DEBIT_NOTE_INTERVAL,
+      );
       const paymentTimeout = parseSeconds(args.paymentTimeout, "payment-timeout", 1, MAX_PAYMENT_TIMEOUT);
       const { client } = await taskContext(hre, args.from);
       const token = await client.token((await client.getPool(poolId)).token);
@@ -51,7 +56,9 @@ dripfeed
         paymentTimeout,
       };
       const { hash } = await client.openAgreement(poolId, agreementId, provider, terms);
-      print(`opened agreement ${agreementId.slice(2)} with ${provider}, budget ${formatAmount(terms.budget, token)}; tx ${hash}`);
+      print(
+        `opened agreement ${agreementId.slice(2)} with ${provider}, budget ${formatAmount(terms.budget, token)}; tx ${hash}`,
+      );
     }),
   );
 
@@ -90,16 +97,23 @@ agreementTask("terminate", "Stop an agreement's clock (owner, TERMINATE grantee 
     const { hash } = await client.terminate(poolId, agreementId);
     const a = await client.getAgreement(poolId, agreementId);
     const windowEnd = a.terminatedAt + BigInt(a.terms.paymentTimeout);
-    print(`terminated agreement ${agreementId.slice(2)}; the provider can settle and claim until ${new Date(Number(windowEnd) * 1000).toISOString()}; tx ${hash}`);
+    print(
+      `terminated agreement ${agreementId.slice(2)}; the provider can settle and claim until ${new Date(Number(windowEnd) * 1000).toISOString()}; tx ${hash}`,
+    );
   }),
 );
 
-agreementTask("release", "Return a terminated agreement's unpaid budget to the pool (anyone, after the claim window)").setAction(
+agreementTask(
+  "release",
+  "Return a terminated agreement's unpaid budget to the pool (anyone, after the claim window)",
+).setAction(
   guarded(async (args: AgreementArgs, hre) => {
     const { poolId, agreementId } = keys(args);
     const { client } = await taskContext(hre, args.from);
     const token = await client.token((await client.getPool(poolId)).token);
     const { refunded, hash } = await client.release(poolId, agreementId);
-    print(`released agreement ${agreementId.slice(2)}: ${formatAmount(refunded, token)} back to the pool's free balance; tx ${hash}`);
+    print(
+      `released agreement ${agreementId.slice(2)}: ${formatAmount(refunded, token)} back to the pool's free balance; tx ${hash}`,
+    );
   }),
 );

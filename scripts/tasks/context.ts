@@ -23,20 +23,30 @@ export async function selectSigner(hre: HardhatRuntimeEnvironment, from?: string
   if (/^\d+$/.test(from)) {
     const signer = signers[Number(from)];
     if (!signer) {
-      throw new DripFeedError("INVALID_ARGUMENT", `--from ${from}: network ${hre.network.name} has ${signers.length} accounts (0..${signers.length - 1})`, "from");
+      throw new DripFeedError(
+        "INVALID_ARGUMENT",
+        `--from ${from}: network ${hre.network.name} has ${signers.length} accounts (0..${signers.length - 1})`,
+        "from",
+      );
     }
     return signer;
   }
   const address = requireAddress(from, "--from");
   const signer = signers.find((s) => s.address.toLowerCase() === address.toLowerCase());
   if (!signer) {
-    throw new DripFeedError("INVALID_ARGUMENT", `--from ${address} is not one of network ${hre.network.name}'s accounts`, "from");
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `--from ${address} is not one of network ${hre.network.name}'s accounts`,
+      "from",
+    );
   }
   return signer;
 }
 
 /** The hardhat-deploy address of DripFeed (on the in-process network, deployed on the fly). */
-export async function dripFeedDeployment(hre: HardhatRuntimeEnvironment): Promise<{ address: string; blockNumber: number }> {
+export async function dripFeedDeployment(
+  hre: HardhatRuntimeEnvironment,
+): Promise<{ address: string; blockNumber: number }> {
   if (hre.network.name === "hardhat") await hre.deployments.fixture(["local"]);
   const deployment = await hre.deployments.getOrNull("DripFeed");
   if (!deployment) {
@@ -62,7 +72,11 @@ export async function resolveToken(hre: HardhatRuntimeEnvironment, token: string
   if (facts?.glm) return facts.glm;
   const mock = await hre.deployments.getOrNull("MockGLM");
   if (!mock) {
-    throw new DripFeedError("NOT_DEPLOYED", `no GLM on network ${hre.network.name}: deploy MockGLM or pass --token <address>`, "token");
+    throw new DripFeedError(
+      "NOT_DEPLOYED",
+      `no GLM on network ${hre.network.name}: deploy MockGLM or pass --token <address>`,
+      "token",
+    );
   }
   return mock.address;
 }

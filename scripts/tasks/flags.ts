@@ -25,7 +25,11 @@ export function parseDuration(text: string, flag: string): bigint {
 export function parseSeconds(text: string, flag: string, min: number, max: number): number {
   const value = Number(parseDuration(text, flag));
   if (value < min || value > max) {
-    throw new DripFeedError("INVALID_ARGUMENT", `--${flag} must be between ${min} and ${max} seconds (got ${value})`, flag);
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `--${flag} must be between ${min} and ${max} seconds (got ${value})`,
+      flag,
+    );
   }
   return value;
 }
@@ -54,6 +58,10 @@ export function parsePoolId(text: string | undefined): string {
   try {
     return requireBytes32(value, "pool");
   } catch {
-    throw new DripFeedError("INVALID_ARGUMENT", `--pool "${value}" is not a pool id (0x followed by 64 hex characters)`, "pool");
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `--pool "${value}" is not a pool id (0x followed by 64 hex characters)`,
+      "pool",
+    );
   }
 }

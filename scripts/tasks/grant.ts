@@ -35,7 +35,12 @@ dripfeed
       const openAllowance = args.openAllowance ? parseAmount(args.openAllowance, token, "--open-allowance") : 0n;
       const openRefillRate = args.openRefill ? parseRate(args.openRefill, token, "--open-refill") : 0n;
       const validUntil = permissions === 0 ? 0n : (await client.now()) + validFor;
-      const { hash } = await client.setGrant(poolId, grantee, { permissions, validUntil, openAllowance, openRefillRate });
+      const { hash } = await client.setGrant(poolId, grantee, {
+        permissions,
+        validUntil,
+        openAllowance,
+        openRefillRate,
+      });
       print(
         permissions === 0
           ? `revoked every right of ${grantee} on pool ${poolId}; tx ${hash}`

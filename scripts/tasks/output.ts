@@ -17,7 +17,8 @@ export function exitStatusOf(code: DripFeedErrorCode): number {
 /** The single line printed for an error. */
 export function errorLine(error: unknown): string {
   if (isDripFeedError(error)) return `error: ${error.message} [${error.code}]`;
-  const message = error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
+  const message =
+    error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
   return `error: ${message.split("\n")[0]}`;
 }
 

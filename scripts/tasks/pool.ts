@@ -53,7 +53,9 @@ dripfeed
       if (args.approve && !args.permit) await client.approve(pool.token, amount);
       const { hash } = await client.fund(poolId, amount, { permit: args.permit });
       const after = await client.getPool(poolId);
-      print(`funded pool ${poolId} with ${formatAmount(amount, token)}; balance ${formatAmount(after.balance, token)}, free ${formatAmount(after.free, token)}; tx ${hash}`);
+      print(
+        `funded pool ${poolId} with ${formatAmount(amount, token)}; balance ${formatAmount(after.balance, token)}, free ${formatAmount(after.free, token)}; tx ${hash}`,
+      );
     }),
   );
 

@@ -30,7 +30,14 @@ const STYLE = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
 function render(pool: PoolView, token: TokenInfo, rows: AgreementRow[], now: bigint): string {
   const amount = (value: bigint): string => formatAmount(value, token);
   const head = new Table({ ...STYLE, head: ["pool", "owner", "token", "balance", "locked", "free"] });
-  head.push([pool.poolId, pool.owner, `${token.symbol} ${token.address}`, amount(pool.balance), amount(pool.locked), amount(pool.free)]);
+  head.push([
+    pool.poolId,
+    pool.owner,
+    `${token.symbol} ${token.address}`,
+    amount(pool.balance),
+    amount(pool.locked),
+    amount(pool.free),
+  ]);
   const table = new Table({
     ...STYLE,
     head: ["agreement", "provider", "budget", "accepted", "paid", "claimable now", "status", "claim window end"],

@@ -13,15 +13,21 @@ describe("npm start (scripts/demo/index.ts)", function () {
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: "0" };
     delete env.HARDHAT_NETWORK;
     const started = Date.now();
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(path.join(ROOT, "node_modules/.bin/hardhat"), ["run", "--no-compile", "scripts/demo/index.ts"], { cwd: ROOT, env });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.on("error", reject);
-      child.on("close", (exit) => resolve({ code: exit, stdout: out, stderr: err }));
-    });
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(
+          path.join(ROOT, "node_modules/.bin/hardhat"),
+          ["run", "--no-compile", "scripts/demo/index.ts"],
+          { cwd: ROOT, env },
+        );
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("error", reject);
+        child.on("close", (exit) => resolve({ code: exit, stdout: out, stderr: err }));
+      },
+    );
     expect(code, stderr + stdout).to.equal(0);
     expect(stdout).to.match(/reconciliation OK/);
     expect(stdout).to.match(/settleBatch: /);

@@ -26,7 +26,13 @@ describe("sdk/acceptor", () => {
   const poolId = `0x${"11".repeat(32)}`;
   const firstNote = parseDebitNote(vectors.notes[0].debitNote);
   const make = (): DebitNoteAcceptor =>
-    new DebitNoteAcceptor({ poolId, agreementId: firstNote.agreementId, terms, startedAt: unixSeconds(vectors.terms.startedAt), token });
+    new DebitNoteAcceptor({
+      poolId,
+      agreementId: firstNote.agreementId,
+      terms,
+      startedAt: unixSeconds(vectors.terms.startedAt),
+      token,
+    });
 
   it("reproduces every decision and total of golem-debit-notes.json", () => {
     const acceptor = make();
@@ -34,7 +40,9 @@ describe("sdk/acceptor", () => {
       const decision = acceptor.review(parseDebitNote(v.debitNote));
       expect(decision.kind, `note ${i + 1}`).to.equal(v.expect);
       if (decision.kind === "accept") {
-        expect(decision.agreementTotal, `note ${i + 1} total`).to.equal(parseAmount(v.agreementTotalAfter ?? "", token));
+        expect(decision.agreementTotal, `note ${i + 1} total`).to.equal(
+          parseAmount(v.agreementTotalAfter ?? "", token),
+        );
       } else {
         expect(decision.reason, `note ${i + 1} reason`).to.equal(v.reason);
       }

@@ -52,7 +52,10 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
       paymentTimeout: 600,
     };
     await client.openAgreement(poolId, AGREEMENT, provider.address, terms);
-    await client.setGrant(poolId, supervisor.address, { permissions: ACCEPT, validUntil: (await client.now()) + 86_400n });
+    await client.setGrant(poolId, supervisor.address, {
+      permissions: ACCEPT,
+      validUntil: (await client.now()) + 86_400n,
+    });
     return { client, poolId, owner, supervisor, provider, stranger, glm, terms };
   });
 
@@ -111,7 +114,11 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
   describe("verifyAcceptance", () => {
     it("accepts the owner's and an ACCEPT grantee's signatures", async () => {
       const { client, poolId, owner, supervisor } = await setup();
-      expect(await verifyAcceptance(client, await sign(owner, client, poolId, "0.5"))).to.include({ role: "owner", signatureKind: "eoa", stale: false });
+      expect(await verifyAcceptance(client, await sign(owner, client, poolId, "0.5"))).to.include({
+        role: "owner",
+        signatureKind: "eoa",
+        stale: false,
+      });
       const check = await verifyAcceptance(client, await sign(supervisor, client, poolId, "0.5"));
       expect(check).to.include({ role: "grantee", raisesTotal: true, wouldPay: units("0.5") });
     });

@@ -40,8 +40,12 @@ describe("sdk/debitNote", () => {
   }
 
   it("refuses non-JSON and non-objects", () => {
-    expect(() => parseDebitNote("{")).to.throw(DripFeedError).with.property("code", "INVALID_JSON");
-    expect(() => parseDebitNote([])).to.throw(DripFeedError).with.property("code", "INVALID_JSON");
+    expect(() => parseDebitNote("{"))
+      .to.throw(DripFeedError)
+      .with.property("code", "INVALID_JSON");
+    expect(() => parseDebitNote([]))
+      .to.throw(DripFeedError)
+      .with.property("code", "INVALID_JSON");
   });
 
   it("converts times both ways", () => {

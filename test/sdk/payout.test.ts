@@ -20,7 +20,12 @@ describe("sdk/payout", () => {
   describe("payableAmount", () => {
     for (const c of vectors.cases) {
       it(`${c.terms}: accepted ${c.acceptedTotal} after ${c.elapsed} s pays ${c.payable}`, () => {
-        const terms = { budget: BigInt(c.budget), upfront: BigInt(c.upfront), maxRate: BigInt(c.maxRate), streamRate: BigInt(c.streamRate) };
+        const terms = {
+          budget: BigInt(c.budget),
+          upfront: BigInt(c.upfront),
+          maxRate: BigInt(c.maxRate),
+          streamRate: BigInt(c.streamRate),
+        };
         expect(payableAmount(terms, BigInt(c.acceptedTotal), BigInt(c.elapsed)).toString()).to.equal(c.payable);
       });
     }
@@ -45,14 +50,14 @@ describe("sdk/payout", () => {
 
   describe("payableAt / claimableAt", () => {
     it("when active, follows the clock and subtracts what was paid", () => {
-      expect(payableAt(stream, 1060n)).to.equal(3n * E18 / 10n);
-      expect(claimableAt({ ...stream, paid: E18 / 10n }, 1060n)).to.equal(2n * E18 / 10n);
+      expect(payableAt(stream, 1060n)).to.equal((3n * E18) / 10n);
+      expect(claimableAt({ ...stream, paid: E18 / 10n }, 1060n)).to.equal((2n * E18) / 10n);
       expect(claimableAt(stream, 500n)).to.equal(0n); // before the start
     });
 
     it("when terminated, freezes at terminatedAt", () => {
       const terminated = { ...stream, status: "Terminated" as const, terminatedAt: 1060n };
-      expect(payableAt(terminated, 999_999n)).to.equal(3n * E18 / 10n);
+      expect(payableAt(terminated, 999_999n)).to.equal((3n * E18) / 10n);
     });
 
     it("when released, nothing more is claimable", () => {

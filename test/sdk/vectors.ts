@@ -23,6 +23,14 @@ export interface PayoutVectors {
 }
 
 export interface DebitNoteVectors {
-  terms: { debitNoteInterval: number; budget: string; maxRatePerHour: string; upfront: string; startedAt: string; token: string; decimals: number };
+  terms: {
+    debitNoteInterval: number;
+    budget: string;
+    maxRatePerHour: string;
+    upfront: string;
+    startedAt: string;
+    token: string;
+    decimals: number;
+  };
   notes: { debitNote: unknown; expect: "accept" | "reject"; agreementTotalAfter?: string; reason?: string }[];
 }

@@ -56,7 +56,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
 
   async function contracts() {
     const deployments = path.join(ISOLATED.deployments, "localhost");
-    const read = (name: string): string => (JSON.parse(readFileSync(path.join(deployments, `${name}.json`), "utf8")) as { address: string }).address;
+    const read = (name: string): string =>
+      (JSON.parse(readFileSync(path.join(deployments, `${name}.json`), "utf8")) as { address: string }).address;
     return {
       dripFeed: DripFeed__factory.connect(read("DripFeed"), provider),
       glm: MockGLM__factory.connect(read("MockGLM"), accounts[0]),
@@ -116,7 +117,19 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
 
     it("grant gives a supervisor ACCEPT and TERMINATE for 7 days", async () => {
       const { dripFeed } = await contracts();
-      expectOk(await run("grant", "--pool", poolId, "--grantee", address(1), "--permissions", "accept,terminate", "--valid-for", "7d"));
+      expectOk(
+        await run(
+          "grant",
+          "--pool",
+          poolId,
+          "--grantee",
+          address(1),
+          "--permissions",
+          "accept,terminate",
+          "--valid-for",
+          "7d",
+        ),
+      );
       const grant = await dripFeed.grantOf(poolId, address(1));
       expect(grant.permissions).to.equal(3n);
       expect(grant.validUntil - (await chainNow())).to.be.within(7n * 86_400n - 120n, 7n * 86_400n);
@@ -125,12 +138,42 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
     it("open: a rate-capped agreement and a stream-floor one", async () => {
       const { dripFeed } = await contracts();
       expectOk(
-        await run("open", "--pool", poolId, "--agreement", AGREEMENT_A, "--provider", address(2), "--budget", "10",
-          "--max-rate", "36 GLM/h", "--upfront", "1", "--interval", "120", "--payment-timeout", "10m"),
+        await run(
+          "open",
+          "--pool",
+          poolId,
+          "--agreement",
+          AGREEMENT_A,
+          "--provider",
+          address(2),
+          "--budget",
+          "10",
+          "--max-rate",
+          "36 GLM/h",
+          "--upfront",
+          "1",
+          "--interval",
+          "120",
+          "--payment-timeout",
+          "10m",
+        ),
       );
       expectOk(
-        await run("open", "--pool", poolId, "--agreement", AGREEMENT_B, "--provider", address(3), "--budget", "5",
-          "--stream-rate", "18 GLM/h", "--payment-timeout", "1h"),
+        await run(
+          "open",
+          "--pool",
+          poolId,
+          "--agreement",
+          AGREEMENT_B,
+          "--provider",
+          address(3),
+          "--budget",
+          "5",
+          "--stream-rate",
+          "18 GLM/h",
+          "--payment-timeout",
+          "1h",
+        ),
       );
       const a = await dripFeed.getAgreement(poolId, `0x${AGREEMENT_A}`);
       expect(a.terms.maxRate).to.equal(10n ** 34n);
@@ -144,8 +187,21 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       await increaseTime(300);
       const note = debitNote("note-1", "act-1", "2.500000000000000000", a.startedAt + 240n);
       const block = await provider.getBlockNumber();
-      const accepted = await run("accept", "--pool", poolId, "--agreement", AGREEMENT_A, "--debit-note", note,
-        "--out", file("acc-1.json"), "--state", file("state.json"), "--from", "1");
+      const accepted = await run(
+        "accept",
+        "--pool",
+        poolId,
+        "--agreement",
+        AGREEMENT_A,
+        "--debit-note",
+        note,
+        "--out",
+        file("acc-1.json"),
+        "--state",
+        file("state.json"),
+        "--from",
+        "1",
+      );
       expectOk(accepted);
       expect(await provider.getBlockNumber()).to.equal(block);
       const json = JSON.parse(readFileSync(file("acc-1.json"), "utf8")) as Record<string, unknown>;
@@ -181,9 +237,16 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
     it("status prints a table and --json", async () => {
       const [table, json] = await pool([[], ["--json"]], 2, (extra) => run("status", "--pool", poolId, ...extra));
       expectOk(table);
-      expect(table.stdout).to.match(/Released/).and.match(/Terminated/).and.match(/claimable now/).and.match(/GLM/);
+      expect(table.stdout)
+        .to.match(/Released/)
+        .and.match(/Terminated/)
+        .and.match(/claimable now/)
+        .and.match(/GLM/);
       expectOk(json);
-      const parsed = JSON.parse(json.stdout) as { pool: { balance: string }; agreements: { status: string; paid: string }[] };
+      const parsed = JSON.parse(json.stdout) as {
+        pool: { balance: string };
+        agreements: { status: string; paid: string }[];
+      };
       expect(parsed.agreements.map((a) => a.status)).to.deep.equal(["Released", "Terminated"]);
       expect(parsed.agreements[0].paid).to.equal(units("2.5").toString());
     });
@@ -200,19 +263,77 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
         [["fund", "--pool", poolId, "--amount", "1.0000000000000000001"], /has 19 decimals, but GLM has only 18/],
         [["fund", "--pool", unknownPool, "--amount", "1"], /pool 0xcdcd.* does not exist on chain 31337/],
         [["fund", "--pool", "0x1234", "--amount", "1"], /--pool "0x1234" is not a pool id/],
-        [["fund", "--pool", poolId, "--amount", "3", "--from", "4"], /allows DripFeed 0 GLM of GLM, less than 3 GLM: approve first/],
+        [
+          ["fund", "--pool", poolId, "--amount", "3", "--from", "4"],
+          /allows DripFeed 0 GLM of GLM, less than 3 GLM: approve first/,
+        ],
         [["fund", "--pool", poolId, "--amount", "3", "--from", "6"], /holds 0 GLM, less than the 3 GLM to fund/],
         [["fund", "--pool", poolId], /--amount is required/],
         [["withdraw", "--pool", poolId, "--amount", "1000"], /GLM free .* less than 1000 GLM/],
-        [["open", "--pool", poolId, "--agreement", AGREEMENT_A, "--provider", address(2), "--budget", "1"], /already exists/],
-        [["open", "--pool", poolId, "--agreement", "c".repeat(64), "--provider", address(2), "--budget", "1", "--interval", "60"], /--interval must be between 120 and 900/],
-        [["open", "--pool", poolId, "--agreement", "c".repeat(64), "--provider", address(2), "--budget", "1", "--max-rate", "5 GLM"], /not a rate like/],
-        [["grant", "--pool", poolId, "--grantee", address(1), "--permissions", "accept,pay", "--valid-for", "1d"], /unknown permission "pay"/],
+        [
+          ["open", "--pool", poolId, "--agreement", AGREEMENT_A, "--provider", address(2), "--budget", "1"],
+          /already exists/,
+        ],
+        [
+          [
+            "open",
+            "--pool",
+            poolId,
+            "--agreement",
+            "c".repeat(64),
+            "--provider",
+            address(2),
+            "--budget",
+            "1",
+            "--interval",
+            "60",
+          ],
+          /--interval must be between 120 and 900/,
+        ],
+        [
+          [
+            "open",
+            "--pool",
+            poolId,
+            "--agreement",
+            "c".repeat(64),
+            "--provider",
+            address(2),
+            "--budget",
+            "1",
+            "--max-rate",
+            "5 GLM",
+          ],
+          /not a rate like/,
+        ],
+        [
+          ["grant", "--pool", poolId, "--grantee", address(1), "--permissions", "accept,pay", "--valid-for", "1d"],
+          /unknown permission "pay"/,
+        ],
         [["release", "--pool", poolId, "--agreement", AGREEMENT_B], /reverted: ClaimWindowOpen\(endsAt=\d+\)/],
         [["claim", "--pool", poolId, "--agreement", "e".repeat(64)], /agreement e+ does not exist in pool/],
-        [["settle", "--acceptance", file("acc-1.json")], /agreement a+01 is released; nothing can be settled \[AGREEMENT_RELEASED\]/],
-        [["accept", "--pool", poolId, "--agreement", AGREEMENT_A, "--debit-note", early, "--out", file("x.json"), "--state", file("state.json"), "--from", "1"],
-          /refused: arrived 60 s after the previous note of this activity; the debit-note interval is 120 s/],
+        [
+          ["settle", "--acceptance", file("acc-1.json")],
+          /agreement a+01 is released; nothing can be settled \[AGREEMENT_RELEASED\]/,
+        ],
+        [
+          [
+            "accept",
+            "--pool",
+            poolId,
+            "--agreement",
+            AGREEMENT_A,
+            "--debit-note",
+            early,
+            "--out",
+            file("x.json"),
+            "--state",
+            file("state.json"),
+            "--from",
+            "1",
+          ],
+          /refused: arrived 60 s after the previous note of this activity; the debit-note interval is 120 s/,
+        ],
       ];
       const senders = [0, 1, 4, 6].map((i) => address(i));
       const nonces = await Promise.all(senders.map((s) => provider.getTransactionCount(s)));
