@@ -18,6 +18,7 @@ import {
   saltOf,
   signed,
   terms,
+  UNDER_COVERAGE,
 } from "./setup";
 
 const SAFE_ERC20_FAILED = ethers.id("SafeERC20FailedOperation(address)").slice(0, 10);
@@ -390,6 +391,67 @@ describe("adversarial: hostile tokens", () => {
         },
       );
       expect(await poolState(f, poolId)).to.deep.equal([3_000n, 3_000n]);
+    });
+  });
+
+  describe("a token that burns all the gas of a transfer to one provider", () => {
+    // Gas figures: instrumented contracts use more, so these run only without coverage.
+    let griefPool: string;
+    let glmPool: string;
+    const grief = agreementIdOf("grief");
+    const honest = agreementIdOf("honest");
+
+    beforeEach(async function () {
+      if (UNDER_COVERAGE) this.skip();
+      const token = await (await ethers.getContractFactory("GasGriefToken")).deploy();
+      await token.mint(parties.owner, 10_000n);
+      await token.connect(f.owner).approve(f.dripFeedAddress, ethers.MaxUint256);
+      griefPool = await createPool(f, f.owner, token, "grief", 5_000n);
+      glmPool = await createPool(f, f.owner, f.glm, "honest", 5_000n);
+      await f.dripFeed.connect(f.owner).openAgreement(griefPool, grief, parties.providerB, terms({ budget: 4_000n }));
+      await f.dripFeed.connect(f.owner).openAgreement(glmPool, honest, parties.providerA, terms({ budget: 4_000n }));
+      await token.setVictim(parties.providerB);
+    });
+
+    async function batch(): Promise<
+      { acceptance: ReturnType<typeof acceptance>; signer: string; signature: string }[]
+    > {
+      const items = [acceptance(griefPool, grief, 1_000n, "grief"), acceptance(glmPool, honest, 700n, "honest")];
+      return Promise.all(
+        items.map(async (message) => ({
+          acceptance: message,
+          signer: parties.owner,
+          signature: await signed(f, f.owner, message),
+        })),
+      );
+    }
+
+    it("fails alone given enough gas (the batch keeps 1/64), and the other pool's item settles", async () => {
+      const items = await batch();
+      await expectMoves(
+        f.glm,
+        parties,
+        async () => {
+          const tx = f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 16_000_000 });
+          await expect(tx)
+            .to.emit(f.dripFeed, "SettlementFailed")
+            .withArgs(griefPool, grief, items[0].acceptance.debitNoteId, SAFE_ERC20_FAILED);
+        },
+        { dripFeed: -700n, providerA: 700n },
+      );
+      expect(await agreementState(f, griefPool, grief)).to.deep.equal([1n, 0n, 0n]);
+      expect(await poolState(f, griefPool)).to.deep.equal([5_000n, 4_000n]);
+    });
+
+    it("makes the whole batch revert under a tight gas limit (known limitation: liveness only)", async () => {
+      const items = await batch();
+      await expectMoves(
+        f.glm,
+        parties,
+        async () => expect(f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 1_000_000 })).to.be.reverted,
+        {},
+      );
+      expect(await agreementState(f, glmPool, honest)).to.deep.equal([1n, 0n, 0n]);
     });
   });
 
