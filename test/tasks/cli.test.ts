@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -52,6 +52,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
   after(async () => {
     provider?.destroy();
     await node?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(ISOLATED.dir, { recursive: true, force: true });
   });
 
   async function contracts() {
