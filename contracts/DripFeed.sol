@@ -8,6 +8,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {Panic} from "@openzeppelin/contracts/utils/Panic.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IDripFeed} from "./interfaces/IDripFeed.sol";
@@ -36,10 +37,9 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     // The type string is hashed at compile time, so its length costs nothing.
     // solhint-disable gas-small-strings
     /// @notice The EIP-712 type hash of `DebitNoteAcceptance`.
-    bytes32 public constant ACCEPTANCE_TYPEHASH =
-        keccak256(
-            "DebitNoteAcceptance(bytes32 poolId,bytes32 agreementId,bytes32 debitNoteId,uint256 totalAccepted,uint256 deadline)"
-        );
+    bytes32 public constant ACCEPTANCE_TYPEHASH = keccak256(
+        "DebitNoteAcceptance(bytes32 poolId,bytes32 agreementId,bytes32 debitNoteId,uint256 totalAccepted,uint256 deadline)"
+    );
     // solhint-enable gas-small-strings
 
     /// @notice Golem's debit-note interval bounds (`golem.com.scheme.payu.debit-note.interval-sec`).
@@ -68,9 +68,11 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     }
 
     /// @dev Slot 0 holds everything `settle` needs besides amounts, and everything `openAgreement` must write
-    /// besides amounts, so an agreement opens with three new slots (two without rates). `terminatedAt` lives in the
-    /// last slot, read only once the agreement is terminated. `hasRates` lets acceptance-only agreements skip the
-    /// rate slot. Interval (<= 900) and timeout (<= 86 400) fit 16 and 24 bits.
+    /// besides amounts. Slot 2 pairs the two terms every payout reads (budget and stream floor); slot 3 pairs the two
+    /// only the rate cap uses (upfront and maxRate), read only when the cap can bind (`hasCap` and an accepted total
+    /// above the floor), so a fire-and-forget claim never reads it and an agreement with neither cap nor upfront
+    /// opens with two new slots instead of three. `terminatedAt` lives in the last slot, read only once the
+    /// agreement is terminated. Interval (<= 900) and timeout (<= 86 400) fit 16 and 24 bits.
     struct AgreementRecord {
         // slot 0
         address provider;
@@ -78,16 +80,16 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         Status status;
         uint16 debitNoteInterval;
         uint24 paymentTimeout;
-        bool hasRates;
+        bool hasCap;
         // slot 1
         uint128 paid;
         uint128 acceptedTotal;
         // slot 2
         uint128 budget;
-        uint128 upfront;
-        // slot 3
-        uint128 maxRate;
         uint128 streamRate;
+        // slot 3
+        uint128 upfront;
+        uint128 maxRate;
         // slot 4
         uint40 terminatedAt;
         bool terminatedByProvider;
@@ -164,7 +166,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         AgreementRecord storage a = _agreements[poolId][agreementId];
         Status status = a.status;
         if (status == Status.None || status == Status.Released) return 0;
-        return _payable(a, status, a.acceptedTotal) - a.paid;
+        return _payable(a, a.hasCap, _elapsed(a, status, a.startedAt), a.acceptedTotal) - a.paid;
     }
 
     /// @inheritdoc IDripFeed
@@ -290,18 +292,20 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
         // Effect: lock the budget (spending the grantee's bucket), then record the agreement.
         _lock(pool, poolId, owner, terms.budget);
-        bool hasRates = terms.maxRate != 0 || terms.streamRate != 0;
+        uint128 upfront = terms.upfront;
+        uint128 maxRate = terms.maxRate;
         a.provider = provider;
         a.startedAt = uint40(block.timestamp);
         a.status = Status.Active;
         a.debitNoteInterval = uint16(terms.debitNoteInterval);
         a.paymentTimeout = uint24(terms.paymentTimeout);
-        a.hasRates = hasRates;
+        a.hasCap = maxRate != 0;
         a.budget = terms.budget;
-        a.upfront = terms.upfront;
-        if (hasRates) {
-            a.maxRate = terms.maxRate;
-            a.streamRate = terms.streamRate;
+        a.streamRate = terms.streamRate;
+        // A fresh agreement's slots are zero: slot 3 is written only when it holds something.
+        if (upfront != 0 || maxRate != 0) {
+            a.upfront = upfront;
+            a.maxRate = maxRate;
         }
         emit AgreementOpened(poolId, agreementId, provider, terms);
     }
@@ -402,8 +406,11 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         Status status = a.status;
         if (status == Status.None) revert AgreementNotFound();
         if (status == Status.Released) revert NothingToSettle();
+        address provider = a.provider;
+        uint256 startedAt = a.startedAt;
+        bool hasCap = a.hasCap;
         uint256 paidBefore = a.paid;
-        uint256 payableNow = _payable(a, status, a.acceptedTotal);
+        uint256 payableNow = _payable(a, hasCap, _elapsed(a, status, startedAt), a.acceptedTotal);
         paid = payableNow - paidBefore;
         if (paid == 0) revert NothingToSettle();
 
@@ -413,7 +420,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         _debit(pool, paid);
 
         // Interaction: pay the provider.
-        pool.token.safeTransfer(a.provider, paid);
+        pool.token.safeTransfer(provider, paid);
         emit Claimed(poolId, agreementId, paid);
     }
 
@@ -435,26 +442,39 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         return _hashTypedDataV4(structHash);
     }
 
-    /// @dev The payout rule for a live or terminated agreement, given the accepted total to use.
+    /// @dev Seconds the payout rule counts: up to now while active, up to `terminatedAt` once terminated (the only
+    /// read of the last slot). `startedAt` comes from the caller's single read of slot 0.
+    function _elapsed(AgreementRecord storage a, Status status, uint256 startedAt) internal view returns (uint256) {
+        return (status == Status.Active ? block.timestamp : a.terminatedAt) - startedAt;
+    }
+
+    /// @dev The payout rule, given the accepted total to use. `min(acceptedTotal, cap)` can only exceed the floor
+    /// when a cap is set and `acceptedTotal > floor`; otherwise the rule is `min(budget, max(acceptedTotal, floor))`
+    /// and the upfront/cap slot is not read.
     function _payable(
         AgreementRecord storage a,
-        Status status,
+        bool hasCap,
+        uint256 elapsed,
         uint256 acceptedTotal
     ) internal view returns (uint256) {
-        uint256 end = status == Status.Active ? block.timestamp : a.terminatedAt;
-        uint256 elapsed = end - a.startedAt;
         uint256 budget = a.budget;
-        if (!a.hasRates) {
-            // No cap and no floor: `min(budget, acceptedTotal)`, without reading the rate slot.
-            return acceptedTotal < budget ? acceptedTotal : budget;
+        uint256 streamRate = a.streamRate;
+        uint256 floor = PayoutRule.floorAmount(streamRate, elapsed);
+        if (hasCap && acceptedTotal > floor) {
+            return PayoutRule.payableAmount(budget, a.upfront, a.maxRate, streamRate, acceptedTotal, elapsed);
         }
-        return PayoutRule.payableAmount(budget, a.upfront, a.maxRate, a.streamRate, acceptedTotal, elapsed);
+        return PayoutRule.uncappedAmount(budget, floor, acceptedTotal);
     }
 
     /// @dev Whether `account` holds an unexpired grant with `permission`.
     function _hasValidGrant(bytes32 poolId, address account, uint8 permission) internal view returns (bool) {
         GrantRecord storage grant = _grants[poolId][account];
-        return grant.permissions & permission != 0 && block.timestamp <= grant.validUntil;
+        // Both fields before the branch: one read of the slot.
+        uint8 permissions = grant.permissions;
+        uint40 validUntil = grant.validUntil;
+        // The SPEC: a grant counts while `now <= validUntil`.
+        // solhint-disable-next-line gas-strict-inequalities
+        return permissions & permission != 0 && block.timestamp <= validUntil;
     }
 
     /// @dev The grantee's bucket level now.
@@ -557,8 +577,15 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
     /// @dev A payout leaves the pool: it was locked, so both balance and locked shrink.
     function _debit(PoolRecord storage pool, uint256 amount) internal {
-        pool.balance -= uint128(amount);
-        pool.locked -= uint128(amount);
+        // One read and one write of the slot both amounts share: the underflow check is explicit (the same panic as
+        // checked arithmetic) so that no checked-arithmetic call splits the two writes. `locked <= balance` holds.
+        uint128 balance = pool.balance;
+        uint128 locked = pool.locked;
+        if (amount > locked) Panic.panic(Panic.UNDER_OVERFLOW);
+        unchecked {
+            pool.balance = balance - uint128(amount);
+            pool.locked = locked - uint128(amount);
+        }
     }
 
     /// @dev The whole of `settle` for one acceptance. Failures are returned as an error selector instead of
@@ -572,20 +599,32 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     ) internal returns (uint256 paid, bytes4 failure) {
         // Check: still valid, an agreement that can be paid, an authorized signer and a valid signature.
         if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
-        bytes32 poolId = acceptance.poolId;
-        AgreementRecord storage a = _agreements[poolId][acceptance.agreementId];
-        Status status = a.status;
-        if (status == Status.None) return (0, AgreementNotFound.selector);
-        if (status == Status.Released) return (0, AgreementNotActive.selector);
-        PoolRecord storage pool = _pools[poolId];
-        if (!_mayAccept(pool, poolId, signer) || !_isValidSignature(signer, _acceptanceDigest(acceptance), signature)) {
+        AgreementRecord storage a = _agreements[acceptance.poolId][acceptance.agreementId];
+        address provider;
+        bool hasCap;
+        uint256 elapsed;
+        {
+            // One read of slot 0 for every agreement fact besides amounts.
+            Status status = a.status;
+            uint256 startedAt = a.startedAt;
+            provider = a.provider;
+            hasCap = a.hasCap;
+            if (status == Status.None) return (0, AgreementNotFound.selector);
+            if (status == Status.Released) return (0, AgreementNotActive.selector);
+            elapsed = _elapsed(a, status, startedAt);
+        }
+        if (
+            !_mayAccept(acceptance.poolId, signer) ||
+            !_isValidSignature(signer, _acceptanceDigest(acceptance), signature)
+        ) {
             return (0, InvalidSignature.selector);
         }
 
-        (paid, failure) = _record(a, pool, status, acceptance.totalAccepted, atomic);
+        // The calldata arguments go first, while `acceptance` is still within reach of the stack.
+        (paid, failure) = _record(acceptance.poolId, acceptance.totalAccepted, a, provider, hasCap, elapsed, atomic);
         if (failure != 0) return (0, failure);
         emit DebitNoteSettled(
-            poolId,
+            acceptance.poolId,
             acceptance.agreementId,
             acceptance.debitNoteId,
             acceptance.totalAccepted,
@@ -597,17 +636,19 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     /// @dev Raises the accepted total to `signedTotal` and pays what the payout rule now allows. Totals above 128
     /// bits are clamped: payouts never exceed the 128-bit budget, so nothing a provider could be paid is lost.
     function _record(
-        AgreementRecord storage a,
-        PoolRecord storage pool,
-        Status status,
+        bytes32 poolId,
         uint256 signedTotal,
+        AgreementRecord storage a,
+        address provider,
+        bool hasCap,
+        uint256 elapsed,
         bool atomic
     ) internal returns (uint256 paid, bytes4 failure) {
         uint256 acceptedBefore = a.acceptedTotal;
         uint256 paidBefore = a.paid;
         if (signedTotal > type(uint128).max) signedTotal = type(uint128).max;
         uint256 acceptedTotal = signedTotal > acceptedBefore ? signedTotal : acceptedBefore;
-        uint256 payableNow = _payable(a, status, acceptedTotal);
+        uint256 payableNow = _payable(a, hasCap, elapsed, acceptedTotal);
         paid = payableNow - paidBefore;
         if (acceptedTotal == acceptedBefore && paid == 0) return (0, NothingToSettle.selector);
 
@@ -615,12 +656,13 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         a.paid = uint128(payableNow);
         a.acceptedTotal = uint128(acceptedTotal);
         if (paid == 0) return (0, 0);
+        PoolRecord storage pool = _pools[poolId];
         _debit(pool, paid);
 
         // Interaction: pay the agreement's provider, whoever submitted.
         if (atomic) {
-            pool.token.safeTransfer(a.provider, paid);
-        } else if (!pool.token.trySafeTransfer(a.provider, paid)) {
+            pool.token.safeTransfer(provider, paid);
+        } else if (!pool.token.trySafeTransfer(provider, paid)) {
             // Roll back this item only; the reentrancy guard kept everything else unchanged meanwhile.
             a.paid = uint128(paidBefore);
             a.acceptedTotal = uint128(acceptedBefore);
@@ -632,8 +674,8 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
     /// @dev The owner, or a grantee with an unexpired ACCEPT grant. The grant is looked up first because a
     /// supervisor key is the usual signer; the owner costs one more read.
-    function _mayAccept(PoolRecord storage pool, bytes32 poolId, address signer) internal view returns (bool) {
-        return _hasValidGrant(poolId, signer, ACCEPT) || signer == pool.owner;
+    function _mayAccept(bytes32 poolId, address signer) internal view returns (bool) {
+        return _hasValidGrant(poolId, signer, ACCEPT) || signer == _pools[poolId].owner;
     }
 
     /// @dev ECDSA first (no code lookup for the common EOA signer), then ERC-1271 for contract wallets. A contract

@@ -23,10 +23,22 @@ library PayoutRule {
         uint256 cap = maxRate == 0 ? budget : upfront + (maxRate * elapsed) / RATE_SCALE;
         amount = acceptedTotal < cap ? acceptedTotal : cap;
         if (streamRate != 0) {
-            uint256 floor = (streamRate * elapsed) / RATE_SCALE;
+            uint256 floor = floorAmount(streamRate, elapsed);
             if (floor > amount) amount = floor;
         }
         if (amount > budget) amount = budget;
+    }
+
+    /// @notice The stream floor after `elapsed` seconds: `streamRate * elapsed / 1e18`.
+    function floorAmount(uint256 streamRate, uint256 elapsed) internal pure returns (uint256) {
+        return (streamRate * elapsed) / RATE_SCALE;
+    }
+
+    /// @notice `payableAmount` when the cap cannot bind (no cap, or `acceptedTotal <= floor`), where it reduces to
+    /// `min(budget, max(acceptedTotal, floor))` and needs neither `upfront` nor `maxRate`.
+    function uncappedAmount(uint256 budget, uint256 floor, uint256 acceptedTotal) internal pure returns (uint256) {
+        uint256 amount = acceptedTotal > floor ? acceptedTotal : floor;
+        return amount < budget ? amount : budget;
     }
 
     /// @notice The OPEN allowance a grantee can spend now:
