@@ -57,7 +57,7 @@ export interface Hostile {
 }
 
 export const hostileFixture = deployments.createFixture<Hostile, unknown>(async () => {
-  await deployments.fixture(["DripFeed"]);
+  await deployments.fixture(["local"]);
   const dripFeedAddress = (await deployments.get("DripFeed")).address;
   const dripFeed = (await ethers.getContractAt("DripFeed", dripFeedAddress)) as unknown as DripFeed;
   const [, owner, grantee, providerA, providerB, relay, stranger] = await ethers.getSigners();

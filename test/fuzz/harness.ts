@@ -78,7 +78,7 @@ export function poolIdOf(world: World, ref: PoolRef): string {
 
 /** Deploys DripFeed and both tokens, funds and approves every actor. Snapshotted by hardhat-deploy. */
 export const worldFixture = deployments.createFixture<World, unknown>(async () => {
-  await deployments.fixture(["DripFeed"]);
+  await deployments.fixture(["local"]);
   const dripFeedAddress = (await deployments.get("DripFeed")).address;
   const dripFeed = (await ethers.getContractAt("DripFeed", dripFeedAddress)) as unknown as DripFeed;
   const all = await ethers.getSigners();
