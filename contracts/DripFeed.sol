@@ -6,6 +6,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {Panic} from "@openzeppelin/contracts/utils/Panic.sol";
@@ -105,6 +106,19 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         uint128 openRefillRate;
     }
 
+    /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call, per run of consecutive items of
+    /// one pool, and per item (kept here rather than on the stack).
+    struct Settlement {
+        bool atomic;
+        bytes32 domainSeparator;
+        bytes32 poolId;
+        IERC20 token;
+        address acceptor;
+        address provider;
+        bool hasCap;
+        uint256 elapsed;
+    }
+
     mapping(bytes32 poolId => PoolRecord) private _pools;
     mapping(bytes32 poolId => mapping(address grantee => GrantRecord)) private _grants;
     mapping(bytes32 poolId => mapping(bytes32 agreementId => AgreementRecord)) private _agreements;
@@ -176,7 +190,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
     /// @inheritdoc IDripFeed
     function acceptanceDigest(DebitNoteAcceptance calldata acceptance) external view returns (bytes32) {
-        return _acceptanceDigest(acceptance);
+        return _acceptanceDigest(acceptance, _domainSeparatorV4());
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -376,7 +390,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         bytes calldata signature
     ) external nonReentrant returns (uint256 paid) {
         bytes4 failure;
-        (paid, failure) = _settle(acceptance, signer, signature, true);
+        (paid, failure) = _settle(acceptance, signer, signature, _newSettlement(true));
         if (failure != 0) _revertWith(failure);
     }
 
@@ -384,17 +398,16 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     function settleBatch(SignedAcceptance[] calldata items) external nonReentrant returns (uint256[] memory paid) {
         uint256 count = items.length;
         paid = new uint256[](count);
+        // One context for the whole batch: the domain separator is derived once, and a pool's token and an
+        // authorized signer are looked up once per run of consecutive items of that pool.
+        Settlement memory s = _newSettlement(false);
         for (uint256 i; i < count; ++i) {
             SignedAcceptance calldata item = items[i];
+            DebitNoteAcceptance calldata acceptance = item.acceptance;
             bytes4 failure;
-            (paid[i], failure) = _settle(item.acceptance, item.signer, item.signature, false);
+            (paid[i], failure) = _settle(acceptance, item.signer, item.signature, s);
             if (failure != 0) {
-                emit SettlementFailed(
-                    item.acceptance.poolId,
-                    item.acceptance.agreementId,
-                    item.acceptance.debitNoteId,
-                    failure
-                );
+                emit SettlementFailed(acceptance.poolId, acceptance.agreementId, acceptance.debitNoteId, failure);
             }
         }
     }
@@ -428,9 +441,13 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
                              INTERNAL VIEWS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev EIP-712 digest. The struct hash copies the five static words of the acceptance straight from calldata
-    /// behind the type hash instead of going through `abi.encode`.
-    function _acceptanceDigest(DebitNoteAcceptance calldata acceptance) internal view returns (bytes32) {
+    /// @dev EIP-712 digest under `domainSeparator` (derived once per call by the caller, not once per acceptance).
+    /// The struct hash copies the five static words of the acceptance straight from calldata behind the type hash
+    /// instead of going through `abi.encode`.
+    function _acceptanceDigest(
+        DebitNoteAcceptance calldata acceptance,
+        bytes32 domainSeparator
+    ) internal pure returns (bytes32) {
         bytes32 structHash;
         bytes32 typeHash = ACCEPTANCE_TYPEHASH;
         assembly ("memory-safe") {
@@ -439,7 +456,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             calldatacopy(add(ptr, 0x20), acceptance, 0xa0)
             structHash := keccak256(ptr, 0xc0)
         }
-        return _hashTypedDataV4(structHash);
+        return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
     /// @dev Seconds the payout rule counts: up to now while active, up to `terminatedAt` once terminated (the only
@@ -562,9 +579,14 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
     /// @dev Locks `amount` from the free balance; a grantee (not the owner) spends its OPEN bucket.
     function _lock(PoolRecord storage pool, bytes32 poolId, address owner, uint256 amount) internal {
-        uint256 locked = uint256(pool.locked) + amount;
+        // Both amounts in one read; `amount` and both amounts are below 2^128, so the sum cannot overflow.
         uint256 balance = pool.balance;
-        if (locked > balance) revert InsufficientFreeBalance(balance - pool.locked, amount);
+        uint256 lockedBefore = pool.locked;
+        uint256 locked;
+        unchecked {
+            locked = lockedBefore + amount;
+        }
+        if (locked > balance) revert InsufficientFreeBalance(balance - lockedBefore, amount);
         if (msg.sender != owner) {
             GrantRecord storage grant = _grants[poolId][msg.sender];
             uint256 available = _allowanceNow(grant);
@@ -588,43 +610,55 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev A fresh settlement context for one `settle` or `settleBatch` call.
+    function _newSettlement(bool atomic) internal view returns (Settlement memory s) {
+        s.atomic = atomic;
+        s.domainSeparator = _domainSeparatorV4();
+    }
+
     /// @dev The whole of `settle` for one acceptance. Failures are returned as an error selector instead of
-    /// reverting so that `settleBatch` can go on; with `atomic` the token transfer reverts on failure, without it a
+    /// reverting so that `settleBatch` can go on; with `s.atomic` the token transfer reverts on failure, without it a
     /// failed transfer rolls back this item's effects and reports `SafeERC20FailedOperation`.
     function _settle(
         DebitNoteAcceptance calldata acceptance,
         address signer,
         bytes calldata signature,
-        bool atomic
+        Settlement memory s
     ) internal returns (uint256 paid, bytes4 failure) {
         // Check: still valid, an agreement that can be paid, an authorized signer and a valid signature.
         if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
-        AgreementRecord storage a = _agreements[acceptance.poolId][acceptance.agreementId];
-        address provider;
-        bool hasCap;
-        uint256 elapsed;
+        bytes32 poolId = acceptance.poolId;
+        AgreementRecord storage a = _agreements[poolId][acceptance.agreementId];
         {
             // One read of slot 0 for every agreement fact besides amounts.
             Status status = a.status;
             uint256 startedAt = a.startedAt;
-            provider = a.provider;
-            hasCap = a.hasCap;
+            s.provider = a.provider;
+            s.hasCap = a.hasCap;
             if (status == Status.None) return (0, AgreementNotFound.selector);
             if (status == Status.Released) return (0, AgreementNotActive.selector);
-            elapsed = _elapsed(a, status, startedAt);
+            s.elapsed = _elapsed(a, status, startedAt);
         }
-        if (
-            !_mayAccept(acceptance.poolId, signer) ||
-            !_isValidSignature(signer, _acceptanceDigest(acceptance), signature)
-        ) {
+        if (poolId != s.poolId) {
+            // Another pool than the previous item's: forget what was looked up for that one.
+            s.poolId = poolId;
+            s.token = IERC20(address(0));
+            s.acceptor = address(0);
+        }
+        // Authorization does not depend on the signature, so a signer already authorized for this pool in this call
+        // is not looked up again (grants cannot change during the call: every state-changing entry is nonReentrant).
+        if (signer != s.acceptor || signer == address(0)) {
+            if (!_mayAccept(poolId, signer)) return (0, InvalidSignature.selector);
+            s.acceptor = signer;
+        }
+        if (!_isValidSignature(signer, _acceptanceDigest(acceptance, s.domainSeparator), signature)) {
             return (0, InvalidSignature.selector);
         }
 
-        // The calldata arguments go first, while `acceptance` is still within reach of the stack.
-        (paid, failure) = _record(acceptance.poolId, acceptance.totalAccepted, a, provider, hasCap, elapsed, atomic);
+        (paid, failure) = _record(a, acceptance.totalAccepted, s);
         if (failure != 0) return (0, failure);
         emit DebitNoteSettled(
-            acceptance.poolId,
+            poolId,
             acceptance.agreementId,
             acceptance.debitNoteId,
             acceptance.totalAccepted,
@@ -636,19 +670,15 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     /// @dev Raises the accepted total to `signedTotal` and pays what the payout rule now allows. Totals above 128
     /// bits are clamped: payouts never exceed the 128-bit budget, so nothing a provider could be paid is lost.
     function _record(
-        bytes32 poolId,
-        uint256 signedTotal,
         AgreementRecord storage a,
-        address provider,
-        bool hasCap,
-        uint256 elapsed,
-        bool atomic
+        uint256 signedTotal,
+        Settlement memory s
     ) internal returns (uint256 paid, bytes4 failure) {
         uint256 acceptedBefore = a.acceptedTotal;
         uint256 paidBefore = a.paid;
         if (signedTotal > type(uint128).max) signedTotal = type(uint128).max;
         uint256 acceptedTotal = signedTotal > acceptedBefore ? signedTotal : acceptedBefore;
-        uint256 payableNow = _payable(a, hasCap, elapsed, acceptedTotal);
+        uint256 payableNow = _payable(a, s.hasCap, s.elapsed, acceptedTotal);
         paid = payableNow - paidBefore;
         if (acceptedTotal == acceptedBefore && paid == 0) return (0, NothingToSettle.selector);
 
@@ -656,13 +686,18 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         a.paid = uint128(payableNow);
         a.acceptedTotal = uint128(acceptedTotal);
         if (paid == 0) return (0, 0);
-        PoolRecord storage pool = _pools[poolId];
+        PoolRecord storage pool = _pools[s.poolId];
         _debit(pool, paid);
 
         // Interaction: pay the agreement's provider, whoever submitted.
-        if (atomic) {
-            pool.token.safeTransfer(provider, paid);
-        } else if (!pool.token.trySafeTransfer(provider, paid)) {
+        IERC20 token = s.token;
+        if (address(token) == address(0)) {
+            token = pool.token;
+            s.token = token;
+        }
+        if (s.atomic) {
+            token.safeTransfer(s.provider, paid);
+        } else if (!token.trySafeTransfer(s.provider, paid)) {
             // Roll back this item only; the reentrancy guard kept everything else unchanged meanwhile.
             a.paid = uint128(paidBefore);
             a.acceptedTotal = uint128(acceptedBefore);
