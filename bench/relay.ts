@@ -11,8 +11,10 @@
  * missed (>= 1,500 acceptances/s accepted; all settled within 60 s of the last one accepted).
  * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY, BENCH_BATCH_SIZE, BENCH_MAX_WAIT.
  */
-import { mkdirSync } from "node:fs";
+import { execSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
+import { cpus, loadavg } from "node:os";
 import path from "node:path";
 
 import type { SignedAcceptanceJson } from "../scripts/sdk/acceptance";
@@ -50,6 +52,18 @@ function postRaw(url: URL, body: string): Promise<{ status: number; text: string
   });
 }
 
+/** CPU seconds (user + system) a process used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(execSync("getconf CLK_TCK").toString().trim()) || 100;
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  } catch {
+    return undefined;
+  }
+}
+
 function metricValue(text: string, name: string, labels = ""): number {
   let sum = 0;
   for (const line of text.split("\n")) {
@@ -72,6 +86,8 @@ async function main(): Promise<void> {
     batchSize: BATCH_SIZE,
     maxWait: MAX_WAIT,
     logFile: path.join(dir, "relay.log"),
+    // e.g. BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the relay process.
+    nodeArgs: process.env.BENCH_RELAY_NODE_ARGS?.split(" ").filter(Boolean),
   });
 
   // Sign everything first: the bench measures the relay, not the acceptor.
@@ -90,6 +106,8 @@ async function main(): Promise<void> {
   const url = new URL(relay.url);
   let accepted = 0;
   const rejected = new Map<string, number>();
+  const loadBefore = loadavg()[0];
+  const cpuBefore = cpuSeconds(relay.process.pid);
   const started = performance.now();
   let lastAccepted = started;
   await Promise.all(
@@ -112,6 +130,8 @@ async function main(): Promise<void> {
     }),
   );
   const acceptSeconds = (lastAccepted - started) / 1000;
+  const cpuAfter = cpuSeconds(relay.process.pid);
+  const relayCpuUs = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / accepted : undefined;
 
   // Until nothing is queued or submitted.
   for (;;) {
@@ -144,6 +164,9 @@ async function main(): Promise<void> {
     ["acceptances accepted (202)", `${accepted} / ${ACCEPTANCES}`, accepted === ACCEPTANCES ? "ok" : "MISSED"],
     ["verified + queued per second", rate.toFixed(0), rate >= TARGET_RATE ? `ok (>= ${TARGET_RATE})` : `MISSED (< ${TARGET_RATE})`],
     ["time to accept all (s)", acceptSeconds.toFixed(2), ""],
+    ["relay CPU per accepted acceptance (us)", relayCpuUs === undefined ? "-" : relayCpuUs.toFixed(0), ""],
+    ["=> acceptances/s per fully used core", relayCpuUs === undefined ? "-" : (1e6 / relayCpuUs).toFixed(0), ""],
+    ["machine: cores / load average at start", `${cpus().length} / ${loadBefore.toFixed(1)}`, ""],
     [
       "settled after the last 202 (s)",
       settledSeconds.toFixed(2),

@@ -196,6 +196,9 @@ export class RelayStore {
       pendingTotals: db.prepare(
         "SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status IN ('queued', 'submitted')",
       ),
+      pendingOf: db.prepare(
+        "SELECT total_accepted FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status IN ('queued', 'submitted')",
+      ),
       settledTotals: db.prepare("SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status = 'settled'"),
       get: db.prepare("SELECT * FROM acceptances WHERE id = ?"),
       exists: db.prepare("SELECT 1 FROM acceptances WHERE id = ?"),
@@ -384,11 +387,7 @@ export class RelayStore {
   /** Recomputes the pending maximum of one agreement from disk (after items leave the pending states). */
   private refreshPending(poolId: string, agreementId: string): void {
     const key = agreementKey(poolId, agreementId);
-    const rows = this.db
-      .prepare(
-        "SELECT total_accepted FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status IN ('queued', 'submitted')",
-      )
-      .all(poolId, agreementId) as { total_accepted: string }[];
+    const rows = this.stmts.pendingOf.all(poolId, agreementId) as { total_accepted: string }[];
     let max: bigint | undefined;
     for (const row of rows) {
       const total = BigInt(row.total_accepted);

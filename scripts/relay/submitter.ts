@@ -50,7 +50,7 @@ for (const [name, final, reason] of [
   ["InvalidSignature", true, "NOT_AUTHORIZED: signature or ACCEPT grant no longer valid at settlement (grant revoked or expired?)"],
   ["NothingToSettle", true, "already settled"],
 ] as const) {
-  FAILURES[(iface.getError(name) as ErrorFragment).selector] = { name, final, reason };
+  FAILURES[(iface.getError(name) as ErrorFragment).selector.toLowerCase()] = { name, final, reason };
 }
 
 function key(poolId: string, agreementId: string): string {
@@ -345,8 +345,9 @@ export class Submitter {
         const item = byAgreement.get(key(log.topics[1], log.topics[2]));
         if (!item || log.topics[3] !== item.debitNoteId) continue;
         if (topic === SETTLED_TOPIC) {
-          const parsed = iface.parseLog(log);
-          outcomes.set(item.id, { kind: "settled", txHash: receipt.hash, paid: parsed?.args.paid as bigint });
+          // data = (uint256 totalAccepted, uint256 paid, address signer): read the word instead of a full ABI decode.
+          const paid = BigInt(`0x${log.data.slice(2 + 64, 2 + 128)}`);
+          outcomes.set(item.id, { kind: "settled", txHash: receipt.hash, paid });
         } else {
           outcomes.set(item.id, await this.failureOutcome(batch, item, log, receipt.hash));
         }
@@ -373,7 +374,8 @@ export class Submitter {
   }
 
   private async failureOutcome(batch: OpenBatch, item: StoredAcceptance, log: Log, txHash: string): Promise<ItemOutcome> {
-    const selector = iface.parseLog(log)?.args.reason as string;
+    // data = (bytes4 reason), left-aligned in one word.
+    const selector = log.data.slice(0, 10).toLowerCase();
     const known = FAILURES[selector];
     if (!known) return { kind: "retry", reason: `settlement failed with ${selector} in ${txHash}` };
     if (known.name !== "NothingToSettle") return { kind: "failed", txHash, reason: known.reason };

@@ -40,14 +40,14 @@ function loadNative(): NativeSecp256k1 | undefined {
 const native = loadNative();
 
 /** The `keccak` package's native binding: same optional-accelerator story as libsecp256k1. */
-type NativeKeccak = (algorithm: "keccak256") => { update(data: Uint8Array): { digest(): Buffer } };
+type NativeKeccak = (algorithm: "keccak256") => { update(data: Buffer): { digest(): Buffer } };
 
 function loadKeccak(): NativeKeccak | undefined {
   if (process.env.DRIPFEED_RELAY_PURE_JS === "1") return undefined;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const create = require("keccak/bindings") as NativeKeccak;
-    const probe = create("keccak256").update(new Uint8Array(0)).digest().toString("hex");
+    const probe = create("keccak256").update(Buffer.alloc(0)).digest().toString("hex");
     return probe === keccak256(new Uint8Array(0)).slice(2) ? create : undefined;
   } catch {
     return undefined;
@@ -58,7 +58,9 @@ const nativeKeccak = loadKeccak();
 
 /** keccak256 to bytes: native when available (several per request, the JS one dominates the profile). */
 export function keccak(data: Uint8Array): Buffer {
-  return nativeKeccak ? nativeKeccak("keccak256").update(data).digest() : hexBytes(keccak256(data));
+  if (!nativeKeccak) return hexBytes(keccak256(data));
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return nativeKeccak("keccak256").update(buffer).digest();
 }
 
 /** Which crypto implementations are in use (logged at start). */

@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { Wallet, ZeroAddress, hexlify, randomBytes } from "ethers";
 
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
+import { MockERC1271Wallet__factory } from "../../typechain-types";
 import {
   type AcceptanceStatusView,
   type Fixture,
@@ -111,6 +112,28 @@ describe("relay: HTTP API", function () {
       expect(later.status).to.equal(200);
       expect(later.body.id).to.equal(first.body.id);
       expect(later.body.status).to.equal("settled");
+    });
+
+    it("accepts a contract wallet (ERC-1271) holding an ACCEPT grant, checked on-chain, and settles it", async function () {
+      const walletKey = Wallet.createRandom();
+      const wallet = await new MockERC1271Wallet__factory(fx.owner).deploy(walletKey.address);
+      await wallet.waitForDeployment();
+      const walletAddress = await wallet.getAddress();
+      const { timestamp } = (await node.provider.getBlock("latest"))!;
+      await (await fx.dripFeed.setGrant(fx.poolId, walletAddress, 1, timestamp + 86_400, 0, 0)).wait();
+      const a = fx.agreements[10];
+
+      const forged = await signJson(fx, Wallet.createRandom(), a.id, 123_456n);
+      const refused = await post(relay.url, { ...forged, signer: walletAddress });
+      expect(refused.status).to.equal(422);
+      expect(refused.body.error?.code).to.equal("BAD_SIGNATURE");
+
+      const body = await signJson(fx, walletKey, a.id, 123_456n);
+      const response = await post(relay.url, { ...body, signer: walletAddress });
+      expect(response.status, JSON.stringify(response.body)).to.equal(202);
+      const views = await waitSettled(relay.url, [response.body.id!]);
+      expect(views.get(response.body.id!)!.status).to.equal("settled");
+      expect(await fx.token.balanceOf(a.provider)).to.equal(123_456n);
     });
 
     it("shows an agreement's on-chain state and pending acceptances", async function () {

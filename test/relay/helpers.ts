@@ -65,8 +65,8 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
-  const child = spawn(process.execPath, [HARDHAT_CLI, ...args], {
+function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile?: string, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, HARDHAT_CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -139,6 +139,8 @@ export interface RelayStartOptions {
   logFile?: string;
   /** Do not wait for /healthz (e.g. when the relay is expected to crash early). */
   noWait?: boolean;
+  /** Extra node flags for the relay process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** `hardhat --network localhost dripfeed relay ...` as a child process; resolves once /healthz answers. */
@@ -148,7 +150,7 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
   const args = ["--network", "localhost", "dripfeed", "relay", "--port", String(port), "--db", options.db, "--contract", node.dripFeed];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
-  const child = hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile);
+  const child = hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile, options.nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   if (!options.noWait) {
