@@ -295,11 +295,7 @@ async function main(): Promise<void> {
   );
 
   // ---------------------------------------------------------------- terminate and release
-  rec.add(
-    "terminate.owner",
-    "terminate (owner)",
-    await mine(clock, () => dripFeed.terminate(main, settled)),
-  );
+  rec.add("terminate.owner", "terminate (owner)", await mine(clock, () => dripFeed.terminate(main, settled)));
   rec.add(
     "terminate.provider",
     "terminate (provider)",
@@ -308,7 +304,11 @@ async function main(): Promise<void> {
   rec.add(
     "release.afterWindow",
     "release (after the claim window)",
-    await mine(clock, () => dripFeed.connect(actors.relay).release(main, settled), (RATE_CAPPED.paymentTimeout as bigint) + 1n),
+    await mine(
+      clock,
+      () => dripFeed.connect(actors.relay).release(main, settled),
+      (RATE_CAPPED.paymentTimeout as bigint) + 1n,
+    ),
   );
   rec.add(
     "release.providerTerminated",

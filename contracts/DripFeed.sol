@@ -107,16 +107,17 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     }
 
     /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call, per run of consecutive items of
-    /// one pool, and per item (kept here rather than on the stack).
+    /// one pool, and per item (kept here rather than on the stack). A memory struct: packing would only add masking.
+    // solhint-disable-next-line gas-struct-packing
     struct Settlement {
-        bool atomic;
         bytes32 domainSeparator;
         bytes32 poolId;
         IERC20 token;
         address acceptor;
         address provider;
-        bool hasCap;
         uint256 elapsed;
+        bool hasCap;
+        bool atomic;
     }
 
     mapping(bytes32 poolId => PoolRecord) private _pools;

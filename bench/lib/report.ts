@@ -80,10 +80,7 @@ export function writeBudget(path: string, figures: Figure[], marginPercent: numb
 const number = new Intl.NumberFormat("en-US");
 
 export function markdownTable(verdicts: Verdict[]): string {
-  const lines = [
-    "| operation | gas | × transfer | target | budget | |",
-    "| --- | ---: | ---: | ---: | ---: | --- |",
-  ];
+  const lines = ["| operation | gas | × transfer | target | budget | |", "| --- | ---: | ---: | ---: | ---: | --- |"];
   for (const v of verdicts) {
     const status = v.overBudget ? "OVER BUDGET" : v.missesTarget ? "misses target" : v.target !== undefined ? "✓" : "";
     lines.push(

@@ -21,7 +21,11 @@ import {
   type MockGLM,
   MockGLM__factory,
 } from "../../typechain-types";
-import type { DebitNoteAcceptanceStruct, SignedAcceptanceStruct, TermsStruct } from "../../typechain-types/contracts/DripFeed";
+import type {
+  DebitNoteAcceptanceStruct,
+  SignedAcceptanceStruct,
+  TermsStruct,
+} from "../../typechain-types/contracts/DripFeed";
 import { BENCH_EPOCH, Clock, mine } from "./chain";
 
 /** One GLM in base units (18 decimals). */

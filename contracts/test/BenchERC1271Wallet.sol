@@ -9,6 +9,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// digests. For local and test networks only.
 contract BenchERC1271Wallet is IERC1271 {
     /// @notice The key whose ECDSA signature over a digest this wallet accepts.
+    // A wallet's `signer()` getter reads better than `SIGNER()`.
+    // solhint-disable-next-line immutable-vars-naming
     address public immutable signer;
 
     /// @param signer_ The approving key.
