@@ -5,7 +5,7 @@ import {
   type Signer,
   type TransactionReceipt,
   type TransactionRequest,
-  Transaction,
+  keccak256,
 } from "ethers";
 import type { Logger } from "pino";
 
@@ -262,7 +262,7 @@ export class Submitter {
 
     if (this.signer instanceof BaseWallet) {
       const raw = await this.signer.signTransaction(request);
-      const hash = Transaction.from(raw).hash as string;
+      const hash = keccak256(raw); // the transaction hash, without re-parsing the signed bytes
       this.store.recordTx(batch.id, hash, nonce, raw);
       batch.txs.push({ txHash: hash, batchId: batch.id, nonce, raw, sentAt: Date.now() });
       crashPoint("signed");
