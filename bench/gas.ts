@@ -10,6 +10,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { Signature, type TransactionReceipt } from "ethers";
+import * as prettier from "prettier";
 
 import type { SignedAcceptanceStruct, TermsStruct } from "../typechain-types/contracts/DripFeed";
 import { mine } from "./lib/chain";
@@ -336,8 +337,13 @@ async function main(): Promise<void> {
     markdownTable(verdicts),
     "",
   ].join("\n");
-  writeFileSync(RESULTS_PATH, markdown);
-  console.log(markdown);
+  // Formatted with the project's Prettier settings, so `npm run lint` accepts the generated file as is.
+  const formatted = await prettier.format(markdown, {
+    ...(await prettier.resolveConfig(RESULTS_PATH)),
+    filepath: RESULTS_PATH,
+  });
+  writeFileSync(RESULTS_PATH, formatted);
+  console.log(formatted);
 
   const over = verdicts.filter((v) => v.overBudget);
   const unbudgeted = verdicts.filter((v) => v.budget === undefined);
