@@ -9,7 +9,8 @@
  *
  * then checks on-chain that every provider holds exactly its highest accepted total. Exits 1 when a target is
  * missed (>= 1,500 acceptances/s accepted; all settled within 60 s of the last one accepted).
- * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY, BENCH_BATCH_SIZE, BENCH_MAX_WAIT.
+ * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY, BENCH_BATCH_SIZE, BENCH_MAX_WAIT,
+ * BENCH_STANDALONE=1 (run scripts/relay/main.ts instead of the Hardhat task), BENCH_RELAY_NODE_ARGS.
  */
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -77,7 +78,11 @@ function metricValue(text: string, name: string, labels = ""): number {
 async function main(): Promise<void> {
   const dir = path.join(ROOT, "bench", ".tmp", `relay-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  console.log(`relay bench: ${ACCEPTANCES} acceptances over ${AGREEMENTS} agreements, ${CONCURRENCY} connections (logs in ${dir})`);
+  console.log(
+    `relay bench: ${ACCEPTANCES} acceptances over ${AGREEMENTS} agreements, ${CONCURRENCY} connections, relay ${
+      process.env.BENCH_STANDALONE === "1" ? "standalone (scripts/relay/main.ts)" : "as the Hardhat task"
+    } (logs in ${dir})`,
+  );
 
   const node = await startNodeAndDeploy(dir);
   const fx = await setupPool(node, AGREEMENTS);
@@ -88,6 +93,8 @@ async function main(): Promise<void> {
     logFile: path.join(dir, "relay.log"),
     // e.g. BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the relay process.
     nodeArgs: process.env.BENCH_RELAY_NODE_ARGS?.split(" ").filter(Boolean),
+    // BENCH_STANDALONE=1: scripts/relay/main.ts instead of the Hardhat task (same relay code, no Hardhat runtime).
+    standalone: process.env.BENCH_STANDALONE === "1",
   });
 
   // Sign everything first: the bench measures the relay, not the acceptor.

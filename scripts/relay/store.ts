@@ -157,6 +157,8 @@ function fromRow(row: AcceptanceRow): StoredAcceptance {
 export interface StoreOptions {
   /** SQLite `synchronous`: FULL (default) survives power loss, NORMAL survives a process crash only. */
   synchronous?: "FULL" | "NORMAL";
+  /** How long an insert waits for others to share its commit (ms; default 0: until the next event-loop turn). */
+  commitWindowMs?: number;
 }
 
 export class RelayStore {
@@ -173,7 +175,10 @@ export class RelayStore {
   private readonly listeners: (() => void)[] = [];
   private readonly supersededListeners: ((count: number) => void)[] = [];
 
+  private readonly commitWindowMs: number;
+
   constructor(readonly file: string, options: StoreOptions = {}) {
+    this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
@@ -323,7 +328,9 @@ export class RelayStore {
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // Group commit: everything that arrives before the next turn (or within the window) shares one transaction.
+      if (this.commitWindowMs > 0) setTimeout(() => this.flush(), this.commitWindowMs);
+      else setImmediate(() => this.flush());
     }
     return done;
   }

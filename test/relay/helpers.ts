@@ -141,6 +141,8 @@ export interface RelayStartOptions {
   noWait?: boolean;
   /** Extra node flags for the relay process (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** Run scripts/relay/main.ts (no Hardhat in the process) instead of the Hardhat task. */
+  standalone?: boolean;
 }
 
 /** `hardhat --network localhost dripfeed relay ...` as a child process; resolves once /healthz answers. */
@@ -150,7 +152,9 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
   const args = ["--network", "localhost", "dripfeed", "relay", "--port", String(port), "--db", options.db, "--contract", node.dripFeed];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
-  const child = hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile, options.nodeArgs);
+  const child = options.standalone
+    ? standaloneRelay(node, port, options)
+    : hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile, options.nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   if (!options.noWait) {
@@ -166,6 +170,28 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
     );
   }
   return { process: child, url, port, exited };
+}
+
+/** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0. */
+function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
+  const args = ["--rpc-url", node.url, "--contract", node.dripFeed, "--port", String(port), "--db", options.db];
+  if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
+  if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
+  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), "-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "relay", "main.ts"), ...args],
+    { cwd: ROOT, env: { ...process.env, DRIPFEED_RELAY_KEY: key, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const sink = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  child.stdout?.on("data", (chunk: Buffer) => sink?.write(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => sink?.write(chunk));
+  child.on("exit", () => {
+    started.delete(child);
+    sink?.end();
+  });
+  started.add(child);
+  return child;
 }
 
 export interface Fixture {
