@@ -288,6 +288,12 @@ export class RelayStore {
 
   // ---------------------------------------------------------------- HTTP side
 
+  /** Resolves once the acceptance is on disk (at once unless it waits in the group-commit buffer). */
+  committed(id: string): Promise<void> {
+    if (!this.buffer.has(id)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
   /** Whether an acceptance with this id is known (committed or waiting for the next commit). */
   has(id: string): boolean {
     return this.buffer.has(id) || this.stmts.exists.get(id) !== undefined;

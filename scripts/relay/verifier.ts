@@ -177,7 +177,11 @@ export class Verifier {
     const signature = hexBytes(signed.signature);
     const id = acceptanceId(digest, signed.signer, signature);
     const existing = this.store.get(id);
-    if (existing) return { kind: "duplicate", existing };
+    if (existing) {
+      // An exact resubmission: answer only once the first copy is on disk, like the 202 it got.
+      await this.store.committed(id);
+      return { kind: "duplicate", existing };
+    }
 
     const now = this.chain.now();
     if (signed.deadline < BigInt(now)) {
@@ -247,7 +251,10 @@ export class Verifier {
     }
 
     // The total must raise what is known; checked and recorded synchronously, so concurrent requests agree.
-    if (this.store.has(id)) return { kind: "duplicate", existing: this.store.get(id) as StoredAcceptance };
+    if (this.store.has(id)) {
+      await this.store.committed(id);
+      return { kind: "duplicate", existing: this.store.get(id) as StoredAcceptance };
+    }
     const known = this.store.knownTotal(signed.poolId, signed.agreementId);
     const highest = known > agreement.acceptedTotal ? known : agreement.acceptedTotal;
     if (signed.totalAccepted <= highest) {
