@@ -19,7 +19,17 @@ import { cpus, loadavg } from "node:os";
 import path from "node:path";
 
 import type { SignedAcceptanceJson } from "../scripts/sdk/acceptance";
-import { ROOT, getJson, kill, setupPool, signJson, sleep, startNodeAndDeploy, startRelay, stopAll } from "../test/relay/helpers";
+import {
+  ROOT,
+  getJson,
+  kill,
+  setupPool,
+  signJson,
+  sleep,
+  startNodeAndDeploy,
+  startRelay,
+  stopAll,
+} from "../test/relay/helpers";
 
 const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 200);
 const ACCEPTANCES = Number(process.env.BENCH_ACCEPTANCES ?? 5_000);
@@ -129,7 +139,8 @@ async function main(): Promise<void> {
             accepted++;
             lastAccepted = performance.now();
           } else {
-            const code = (JSON.parse(response.text) as { error?: { code?: string } }).error?.code ?? String(response.status);
+            const code =
+              (JSON.parse(response.text) as { error?: { code?: string } }).error?.code ?? String(response.status);
             rejected.set(code, (rejected.get(code) ?? 0) + 1);
           }
         }
@@ -138,7 +149,8 @@ async function main(): Promise<void> {
   );
   const acceptSeconds = (lastAccepted - started) / 1000;
   const cpuAfter = cpuSeconds(relay.process.pid);
-  const relayCpuUs = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / accepted : undefined;
+  const relayCpuUs =
+    cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / accepted : undefined;
 
   // Until nothing is queued or submitted.
   for (;;) {
@@ -160,7 +172,10 @@ async function main(): Promise<void> {
   for (const [i, a] of fx.agreements.entries()) {
     const last = queues[i][queues[i].length - 1];
     if (!last) continue;
-    const [balance, agreement] = await Promise.all([fx.token.balanceOf(a.provider), fx.dripFeed.getAgreement(fx.poolId, a.id)]);
+    const [balance, agreement] = await Promise.all([
+      fx.token.balanceOf(a.provider),
+      fx.dripFeed.getAgreement(fx.poolId, a.id),
+    ]);
     if (balance !== BigInt(last.totalAccepted) || agreement.acceptedTotal !== BigInt(last.totalAccepted)) mismatches++;
   }
   await kill(relay.process, "SIGTERM");
@@ -169,7 +184,11 @@ async function main(): Promise<void> {
   const rate = accepted / acceptSeconds;
   const rows: [string, string, string][] = [
     ["acceptances accepted (202)", `${accepted} / ${ACCEPTANCES}`, accepted === ACCEPTANCES ? "ok" : "MISSED"],
-    ["verified + queued per second", rate.toFixed(0), rate >= TARGET_RATE ? `ok (>= ${TARGET_RATE})` : `MISSED (< ${TARGET_RATE})`],
+    [
+      "verified + queued per second",
+      rate.toFixed(0),
+      rate >= TARGET_RATE ? `ok (>= ${TARGET_RATE})` : `MISSED (< ${TARGET_RATE})`,
+    ],
     ["time to accept all (s)", acceptSeconds.toFixed(2), ""],
     ["relay CPU per accepted acceptance (us)", relayCpuUs === undefined ? "-" : relayCpuUs.toFixed(0), ""],
     ["=> acceptances/s per fully used core", relayCpuUs === undefined ? "-" : (1e6 / relayCpuUs).toFixed(0), ""],
@@ -184,7 +203,11 @@ async function main(): Promise<void> {
     ["gas used (total)", gas.toLocaleString("en-US"), ""],
     ["gas per settled acceptance", settled ? (gas / settled).toFixed(0) : "-", ""],
     ["gas per accepted acceptance (incl. superseded)", accepted ? (gas / accepted).toFixed(0) : "-", ""],
-    ["providers paid exactly their highest total", `${AGREEMENTS - mismatches} / ${AGREEMENTS}`, mismatches === 0 ? "ok" : "MISSED"],
+    [
+      "providers paid exactly their highest total",
+      `${AGREEMENTS - mismatches} / ${AGREEMENTS}`,
+      mismatches === 0 ? "ok" : "MISSED",
+    ],
   ];
   if (rejected.size > 0) rows.push(["rejections", JSON.stringify(Object.fromEntries(rejected)), "MISSED"]);
   const width = Math.max(...rows.map((r) => r[0].length));

@@ -214,7 +214,10 @@ export class ChainReader {
       // A revert is a "no"; a transport failure is not an answer.
       if (isCallException(error)) return false;
       this.metrics.rpcErrors.inc();
-      throw new DripFeedError("RPC_ERROR", `could not ask ${signer} (ERC-1271) about the signature: ${shortMessage(error)}`);
+      throw new DripFeedError(
+        "RPC_ERROR",
+        `could not ask ${signer} (ERC-1271) about the signature: ${shortMessage(error)}`,
+      );
     }
   }
 }

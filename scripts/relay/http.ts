@@ -42,7 +42,13 @@ interface ErrorBody {
   error: { code: RelayErrorCode; message: string; field?: string };
 }
 
-function sendError(reply: FastifyReply, code: RelayErrorCode, message: string, field?: string, status?: number): FastifyReply {
+function sendError(
+  reply: FastifyReply,
+  code: RelayErrorCode,
+  message: string,
+  field?: string,
+  status?: number,
+): FastifyReply {
   const body: ErrorBody = { error: { code, message, ...(field ? { field } : {}) } };
   return reply.code(status ?? httpStatusOf(code)).send(body);
 }
@@ -84,12 +90,18 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
 
   // Every body is read as text and parsed here, so any content type works (curl -d) and bad JSON gets our error.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: MAX_BODY_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.setErrorHandler((error: { code?: string; statusCode?: number; message?: string }, _request, reply) => {
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE" || error.statusCode === 413) {
       metrics.received.inc({ outcome: "rejected", code: "BODY_TOO_LARGE" });
-      return sendError(reply, "BODY_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes; send one acceptance per request`);
+      return sendError(
+        reply,
+        "BODY_TOO_LARGE",
+        `request body exceeds ${MAX_BODY_BYTES} bytes; send one acceptance per request`,
+      );
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return sendError(reply, "INVALID_JSON", error.message ?? "bad request");
@@ -102,7 +114,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   );
 
   app.post("/v1/acceptances", async (request, reply) => {
-    if (deps.draining()) return sendError(reply, "SHUTTING_DOWN", "the relay is shutting down; retry against another relay or later");
+    if (deps.draining())
+      return sendError(reply, "SHUTTING_DOWN", "the relay is shutting down; retry against another relay or later");
     const raw = request.body;
     if (typeof raw !== "string" || raw.length === 0) {
       metrics.received.inc({ outcome: "rejected", code: "INVALID_JSON" });
@@ -158,7 +171,13 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         const items = store.forAgreement(poolId, agreementId);
         if (agreement.status === "None" && items.length === 0) {
           // A lookup of something that is not there: 404, with the same code a submission would get.
-          return sendError(reply, "UNKNOWN_AGREEMENT", `agreement ${agreementId} does not exist in pool ${poolId}`, undefined, 404);
+          return sendError(
+            reply,
+            "UNKNOWN_AGREEMENT",
+            `agreement ${agreementId} does not exist in pool ${poolId}`,
+            undefined,
+            404,
+          );
         }
         const pending = items.filter((i) => i.status === "queued" || i.status === "submitted");
         const pendingTotal = store.pendingTotal(poolId, agreementId);

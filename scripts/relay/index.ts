@@ -54,7 +54,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     throw new DripFeedError("INVALID_ARGUMENT", `--batch-size must be an integer from 1 to 500, got ${batchSize}`);
   }
   if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0) {
-    throw new DripFeedError("INVALID_ARGUMENT", `--max-wait must be a non-negative number of milliseconds, got ${maxWaitMs}`);
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `--max-wait must be a non-negative number of milliseconds, got ${maxWaitMs}`,
+    );
   }
 
   const metrics = new RelayMetrics();
@@ -66,7 +69,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const code = await options.provider.getCode(options.contract);
   if (code === "0x") {
-    throw new DripFeedError("NOT_DEPLOYED", `no DripFeed contract at ${options.contract} on chain ${chainId}; deploy first`);
+    throw new DripFeedError(
+      "NOT_DEPLOYED",
+      `no DripFeed contract at ${options.contract} on chain ${chainId}; deploy first`,
+    );
   }
 
   const store = new RelayStore(options.db ?? DEFAULT_DB);

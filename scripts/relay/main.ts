@@ -24,7 +24,15 @@ async function main(): Promise<void> {
     .option("--batch-size <n>", "most agreements per settleBatch", String(DEFAULT_BATCH_SIZE))
     .option("--max-wait <ms>", "longest wait for a batch to fill", String(DEFAULT_MAX_WAIT_MS))
     .parse();
-  const opts = program.opts<{ rpcUrl: string; contract: string; port: string; host: string; db: string; batchSize: string; maxWait: string }>();
+  const opts = program.opts<{
+    rpcUrl: string;
+    contract: string;
+    port: string;
+    host: string;
+    db: string;
+    batchSize: string;
+    maxWait: string;
+  }>();
   const key = process.env.DRIPFEED_RELAY_KEY;
   if (!key) {
     process.stderr.write("error: set DRIPFEED_RELAY_KEY to the private key of the submitting account\n");
@@ -33,7 +41,11 @@ async function main(): Promise<void> {
   const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
   const provider = new JsonRpcProvider(opts.rpcUrl, undefined, { batchStallTime: 2 });
   const network = await provider.getNetwork();
-  const fixed = new JsonRpcProvider(opts.rpcUrl, network.chainId, { staticNetwork: true, batchStallTime: 2, cacheTimeout: -1 });
+  const fixed = new JsonRpcProvider(opts.rpcUrl, network.chainId, {
+    staticNetwork: true,
+    batchStallTime: 2,
+    cacheTimeout: -1,
+  });
   provider.destroy();
   await runRelayUntilSignal({
     provider: fixed,

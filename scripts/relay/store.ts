@@ -177,7 +177,10 @@ export class RelayStore {
 
   private readonly commitWindowMs: number;
 
-  constructor(readonly file: string, options: StoreOptions = {}) {
+  constructor(
+    readonly file: string,
+    options: StoreOptions = {},
+  ) {
     this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
@@ -185,10 +188,18 @@ export class RelayStore {
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     this.stmts = this.prepare();
-    for (const row of this.stmts.pendingTotals.all() as { pool_id: string; agreement_id: string; total_accepted: string }[]) {
+    for (const row of this.stmts.pendingTotals.all() as {
+      pool_id: string;
+      agreement_id: string;
+      total_accepted: string;
+    }[]) {
       this.notePending(row.pool_id, row.agreement_id, BigInt(row.total_accepted));
     }
-    for (const row of this.stmts.settledTotals.all() as { pool_id: string; agreement_id: string; total_accepted: string }[]) {
+    for (const row of this.stmts.settledTotals.all() as {
+      pool_id: string;
+      agreement_id: string;
+      total_accepted: string;
+    }[]) {
       raise(this.settledMax, agreementKey(row.pool_id, row.agreement_id), BigInt(row.total_accepted));
     }
   }
@@ -204,7 +215,9 @@ export class RelayStore {
       pendingOf: db.prepare(
         "SELECT total_accepted FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status IN ('queued', 'submitted')",
       ),
-      settledTotals: db.prepare("SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status = 'settled'"),
+      settledTotals: db.prepare(
+        "SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status = 'settled'",
+      ),
       get: db.prepare("SELECT * FROM acceptances WHERE id = ?"),
       exists: db.prepare("SELECT 1 FROM acceptances WHERE id = ?"),
       insert: db.prepare(
@@ -228,12 +241,18 @@ export class RelayStore {
       markSubmitted: db.prepare(
         "UPDATE acceptances SET status = 'submitted', batch_id = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
       ),
-      recordTx: db.prepare("INSERT OR IGNORE INTO batch_txs (tx_hash, batch_id, nonce, raw, sent_at) VALUES (?, ?, ?, ?, ?)"),
-      setItemTx: db.prepare("UPDATE acceptances SET tx_hash = ?, updated_at = ? WHERE batch_id = ? AND status = 'submitted'"),
+      recordTx: db.prepare(
+        "INSERT OR IGNORE INTO batch_txs (tx_hash, batch_id, nonce, raw, sent_at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      setItemTx: db.prepare(
+        "UPDATE acceptances SET tx_hash = ?, updated_at = ? WHERE batch_id = ? AND status = 'submitted'",
+      ),
       openBatches: db.prepare("SELECT id, created_at, from_block FROM batches WHERE status = 'open' ORDER BY id"),
       batchTxs: db.prepare("SELECT * FROM batch_txs WHERE batch_id = ? ORDER BY sent_at, rowid"),
       batchItems: db.prepare("SELECT * FROM acceptances WHERE batch_id = ? AND status = 'submitted'"),
-      closeBatch: db.prepare("UPDATE batches SET status = 'closed', closed_at = ?, gas_used = ?, result = ? WHERE id = ?"),
+      closeBatch: db.prepare(
+        "UPDATE batches SET status = 'closed', closed_at = ?, gas_used = ?, result = ? WHERE id = ?",
+      ),
       settle: db.prepare(
         `UPDATE acceptances SET status = 'settled', tx_hash = coalesce(?, tx_hash), paid = ?, reason = ?, updated_at = ?
          WHERE id = ?`,
@@ -255,7 +274,9 @@ export class RelayStore {
       forAgreement: db.prepare(
         `SELECT * FROM acceptances WHERE pool_id = ? AND agreement_id = ? ORDER BY received_at DESC, id LIMIT ?`,
       ),
-      gasUsed: db.prepare("SELECT count(*) AS n, coalesce(sum(CAST(gas_used AS INTEGER)), 0) AS gas FROM batches WHERE gas_used IS NOT NULL"),
+      gasUsed: db.prepare(
+        "SELECT count(*) AS n, coalesce(sum(CAST(gas_used AS INTEGER)), 0) AS gas FROM batches WHERE gas_used IS NOT NULL",
+      ),
     };
   }
 
@@ -407,7 +428,11 @@ export class RelayStore {
       if (max === undefined || total > max) max = total;
     }
     for (const { item } of this.buffer.values()) {
-      if (item.poolId === poolId && item.agreementId === agreementId && (max === undefined || item.totalAccepted > max)) {
+      if (
+        item.poolId === poolId &&
+        item.agreementId === agreementId &&
+        (max === undefined || item.totalAccepted > max)
+      ) {
         max = item.totalAccepted;
       }
     }
@@ -457,7 +482,13 @@ export class RelayStore {
 
   private batch(id: number, createdAt: number, fromBlock: number): OpenBatch {
     const txs = (
-      this.stmts.batchTxs.all(id) as { tx_hash: string; batch_id: number; nonce: number; raw: string | null; sent_at: number }[]
+      this.stmts.batchTxs.all(id) as {
+        tx_hash: string;
+        batch_id: number;
+        nonce: number;
+        raw: string | null;
+        sent_at: number;
+      }[]
     ).map((tx) => ({ txHash: tx.tx_hash, batchId: tx.batch_id, nonce: tx.nonce, raw: tx.raw, sentAt: tx.sent_at }));
     const items = (this.stmts.batchItems.all(id) as AcceptanceRow[]).map(fromRow);
     return { id, createdAt, fromBlock, txs, items };
@@ -522,7 +553,8 @@ export class RelayStore {
 
   countByStatus(): Record<AcceptanceStatus, number> {
     const counts: Record<AcceptanceStatus, number> = { queued: 0, submitted: 0, settled: 0, superseded: 0, failed: 0 };
-    for (const row of this.stmts.countByStatus.all() as { status: AcceptanceStatus; n: number }[]) counts[row.status] = row.n;
+    for (const row of this.stmts.countByStatus.all() as { status: AcceptanceStatus; n: number }[])
+      counts[row.status] = row.n;
     counts.queued += this.buffer.size;
     return counts;
   }

@@ -47,7 +47,11 @@ for (const [name, final, reason] of [
   ["SignatureExpired", true, "EXPIRED: the deadline passed before the batch was mined"],
   ["AgreementNotActive", true, "AGREEMENT_RELEASED: the agreement was released before settlement"],
   ["AgreementNotFound", true, "UNKNOWN_AGREEMENT: the agreement does not exist"],
-  ["InvalidSignature", true, "NOT_AUTHORIZED: signature or ACCEPT grant no longer valid at settlement (grant revoked or expired?)"],
+  [
+    "InvalidSignature",
+    true,
+    "NOT_AUTHORIZED: signature or ACCEPT grant no longer valid at settlement (grant revoked or expired?)",
+  ],
   ["NothingToSettle", true, "already settled"],
 ] as const) {
   FAILURES[(iface.getError(name) as ErrorFragment).selector.toLowerCase()] = { name, final, reason };
@@ -119,7 +123,10 @@ export class Submitter {
       try {
         for (const batch of this.store.openBatches()) {
           if (this.stopping) return;
-          this.log.info({ batch: batch.id, txs: batch.txs.map((t) => t.txHash), items: batch.items.length }, "resuming open batch");
+          this.log.info(
+            { batch: batch.id, txs: batch.txs.map((t) => t.txHash), items: batch.items.length },
+            "resuming open batch",
+          );
           await this.runBatch(batch, true);
         }
         const delay = await this.tick();
@@ -142,7 +149,8 @@ export class Submitter {
       const next = this.store.nextReadyAt();
       return next === null ? 60_000 : Math.max(1, next - now);
     }
-    if (count < this.options.batchSize && oldest + this.options.maxWaitMs > now) return oldest + this.options.maxWaitMs - now;
+    if (count < this.options.batchSize && oldest + this.options.maxWaitMs > now)
+      return oldest + this.options.maxWaitMs - now;
 
     const chainNow = this.chain.now();
     const live: StoredAcceptance[] = [];
@@ -202,7 +210,9 @@ export class Submitter {
 
   private async findReceipt(batch: OpenBatch): Promise<TransactionReceipt | null> {
     for (const tx of batch.txs) {
-      const receipt = await this.chain.rpc("read a receipt", () => this.chain.provider.getTransactionReceipt(tx.txHash));
+      const receipt = await this.chain.rpc("read a receipt", () =>
+        this.chain.provider.getTransactionReceipt(tx.txHash),
+      );
       if (receipt) return receipt;
     }
     return null;
@@ -317,7 +327,10 @@ export class Submitter {
           await this.chain.provider.broadcastTransaction(last.raw).catch(() => undefined);
         } else if (replacements < MAX_REPLACEMENTS) {
           replacements++;
-          this.log.warn({ batch: batch.id, tx: last?.txHash }, "transaction not mined in time; replacing with a higher fee");
+          this.log.warn(
+            { batch: batch.id, tx: last?.txHash },
+            "transaction not mined in time; replacing with a higher fee",
+          );
           await this.send(batch, true);
         } else {
           return null;
@@ -336,7 +349,8 @@ export class Submitter {
     for (const item of batch.items) byAgreement.set(key(item.poolId, item.agreementId), item);
 
     if (receipt.status !== 1) {
-      for (const item of batch.items) outcomes.set(item.id, { kind: "retry", reason: `settleBatch ${receipt.hash} reverted` });
+      for (const item of batch.items)
+        outcomes.set(item.id, { kind: "retry", reason: `settleBatch ${receipt.hash} reverted` });
     } else {
       for (const log of receipt.logs) {
         if (log.address.toLowerCase() !== this.chain.address.toLowerCase()) continue;
@@ -353,14 +367,21 @@ export class Submitter {
         }
       }
       for (const item of batch.items) {
-        if (!outcomes.has(item.id)) outcomes.set(item.id, { kind: "retry", reason: `no event for the item in ${receipt.hash}` });
+        if (!outcomes.has(item.id))
+          outcomes.set(item.id, { kind: "retry", reason: `no event for the item in ${receipt.hash}` });
       }
     }
 
-    const counts = this.store.closeBatch(batch.id, outcomes, receipt.status === 1 ? "mined" : "reverted", receipt.gasUsed, {
-      maxAttempts: this.maxAttempts,
-      backoffMs: (attempt) => Math.min(60_000, 500 * 2 ** attempt),
-    });
+    const counts = this.store.closeBatch(
+      batch.id,
+      outcomes,
+      receipt.status === 1 ? "mined" : "reverted",
+      receipt.gasUsed,
+      {
+        maxAttempts: this.maxAttempts,
+        backoffMs: (attempt) => Math.min(60_000, 500 * 2 ** attempt),
+      },
+    );
     for (const item of batch.items) this.chain.forgetAgreement(item.poolId, item.agreementId);
     this.metrics.batches.inc({ result: receipt.status === 1 ? "mined" : "reverted" });
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
@@ -373,7 +394,12 @@ export class Submitter {
     );
   }
 
-  private async failureOutcome(batch: OpenBatch, item: StoredAcceptance, log: Log, txHash: string): Promise<ItemOutcome> {
+  private async failureOutcome(
+    batch: OpenBatch,
+    item: StoredAcceptance,
+    log: Log,
+    txHash: string,
+  ): Promise<ItemOutcome> {
     // data = (bytes4 reason), left-aligned in one word.
     const selector = log.data.slice(0, 10).toLowerCase();
     const known = FAILURES[selector];
@@ -381,11 +407,20 @@ export class Submitter {
     if (known.name !== "NothingToSettle") return { kind: "failed", txHash, reason: known.reason };
     // The chain already holds this total or more: find where this acceptance itself was settled, if it was.
     const earlier = await this.findSettlement(batch, item).catch(() => undefined);
-    if (earlier) return { kind: "settled", txHash: earlier.txHash, paid: earlier.paid, reason: "settled by an earlier transaction" };
+    if (earlier)
+      return {
+        kind: "settled",
+        txHash: earlier.txHash,
+        paid: earlier.paid,
+        reason: "settled by an earlier transaction",
+      };
     return { kind: "settled", txHash, paid: 0n, reason: "the chain already had an equal or higher accepted total" };
   }
 
-  private async findSettlement(batch: OpenBatch, item: StoredAcceptance): Promise<{ txHash: string; paid: bigint } | undefined> {
+  private async findSettlement(
+    batch: OpenBatch,
+    item: StoredAcceptance,
+  ): Promise<{ txHash: string; paid: bigint } | undefined> {
     const logs = await this.chain.rpc("read settlement logs", () =>
       this.chain.provider.getLogs({
         address: this.chain.address,

@@ -2,12 +2,7 @@ import { createHash } from "node:crypto";
 
 import { TypedDataEncoder, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 
-import {
-  ACCEPTANCE_TYPE_STRING,
-  type SignedAcceptance,
-  parseAcceptanceJson,
-  typedDataDomain,
-} from "../sdk/acceptance";
+import { ACCEPTANCE_TYPE_STRING, type SignedAcceptance, parseAcceptanceJson, typedDataDomain } from "../sdk/acceptance";
 import { DripFeedError } from "../sdk/errors";
 import type { ChainReader } from "./chain";
 import type { NewAcceptance, RelayStore, StoredAcceptance } from "./store";
@@ -213,7 +208,11 @@ export class Verifier {
     // Pool and authority: the owner, or an unexpired ACCEPT grant.
     const owner = await this.chain.poolOwner(signed.poolId);
     if (owner === null) {
-      throw new DripFeedError("UNKNOWN_POOL", `pool ${signed.poolId} does not exist on chain ${this.chain.chainId}`, "poolId");
+      throw new DripFeedError(
+        "UNKNOWN_POOL",
+        `pool ${signed.poolId} does not exist on chain ${this.chain.chainId}`,
+        "poolId",
+      );
     }
     if (owner !== signed.signer) {
       const grant = await this.chain.grant(signed.poolId, signed.signer);

@@ -61,7 +61,12 @@ dripfeed
   .addOptionalParam("host", "interface to listen on", "127.0.0.1")
   .addOptionalParam("db", "SQLite database file (created if missing)", DEFAULT_DB)
   .addOptionalParam("batchSize", "most agreements per settleBatch transaction", DEFAULT_BATCH_SIZE, types.int)
-  .addOptionalParam("maxWait", "longest wait (ms) for a batch to fill before it is sent", DEFAULT_MAX_WAIT_MS, types.int)
+  .addOptionalParam(
+    "maxWait",
+    "longest wait (ms) for a batch to fill before it is sent",
+    DEFAULT_MAX_WAIT_MS,
+    types.int,
+  )
   .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
   .setAction(async (args: RelayArgs, hre) => {
     const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
@@ -83,7 +88,11 @@ dripfeed
         );
       }
       const chainId = config.chainId ?? Number(await hre.network.provider.send("eth_chainId", []));
-      const provider = new JsonRpcProvider(config.url, Number(chainId), { staticNetwork: true, batchStallTime: 2, cacheTimeout: -1 });
+      const provider = new JsonRpcProvider(config.url, Number(chainId), {
+        staticNetwork: true,
+        batchStallTime: 2,
+        cacheTimeout: -1,
+      });
       const signer = await relaySigner(hre, provider);
       await runRelayUntilSignal({
         provider,

@@ -69,7 +69,9 @@ describe("relay: HTTP API", function () {
       // Three rising acceptances per agreement, owner- and grantee-signed alternately.
       for (let round = 1; round <= 3; round++) {
         const bodies = await Promise.all(
-          fx.agreements.map((a, i) => signJson(fx, (i + round) % 2 ? fx.owner : fx.grantee, a.id, BigInt(round) * 1000n + BigInt(i))),
+          fx.agreements.map((a, i) =>
+            signJson(fx, (i + round) % 2 ? fx.owner : fx.grantee, a.id, BigInt(round) * 1000n + BigInt(i)),
+          ),
         );
         const results = await Promise.all(bodies.map((b) => post(relay.url, b)));
         results.forEach((r, i) => {
@@ -78,9 +80,15 @@ describe("relay: HTTP API", function () {
           ids.push({ id: r.body.id!, agreement: i, total: BigInt(round) * 1000n + BigInt(i) });
         });
       }
-      const views = await waitSettled(relay.url, ids.map((x) => x.id));
+      const views = await waitSettled(
+        relay.url,
+        ids.map((x) => x.id),
+      );
       const statuses = [...views.values()].map((v) => v.status);
-      expect(statuses.every((s) => s === "settled" || s === "superseded"), statuses.join(",")).to.equal(true);
+      expect(
+        statuses.every((s) => s === "settled" || s === "superseded"),
+        statuses.join(","),
+      ).to.equal(true);
       for (const [i, agreement] of fx.agreements.entries()) {
         const expected = 3000n + BigInt(i);
         expect(await fx.token.balanceOf(agreement.provider)).to.equal(expected);
@@ -144,10 +152,14 @@ describe("relay: HTTP API", function () {
       expect(status).to.equal(200);
       expect(body.onChain.status).to.equal("Active");
       expect(body.onChain.acceptedTotal).to.equal("3001");
-      const unknown = await getJson<{ error: { code: string } }>(`${relay.url}/v1/agreements/${fx.poolId}/${hexlify(randomBytes(32))}`);
+      const unknown = await getJson<{ error: { code: string } }>(
+        `${relay.url}/v1/agreements/${fx.poolId}/${hexlify(randomBytes(32))}`,
+      );
       expect(unknown.status).to.equal(404);
       expect(unknown.body.error.code).to.equal("UNKNOWN_AGREEMENT");
-      const missing = await getJson<{ error: { code: string } }>(`${relay.url}/v1/acceptances/${hexlify(randomBytes(32))}`);
+      const missing = await getJson<{ error: { code: string } }>(
+        `${relay.url}/v1/acceptances/${hexlify(randomBytes(32))}`,
+      );
       expect(missing.status).to.equal(404);
       const bad = await getJson<{ error: { code: string } }>(`${relay.url}/v1/acceptances/nope`);
       expect(bad.status).to.equal(400);
@@ -167,7 +179,12 @@ describe("relay: HTTP API", function () {
       ["an unknown field", (v) => ({ ...v, extra: 1 }), "INVALID_FIELD", "extra"],
       ["totalAccepted as a number", (v) => ({ ...v, totalAccepted: 5 }), "INVALID_FIELD", "totalAccepted"],
       ["a negative totalAccepted", (v) => ({ ...v, totalAccepted: "-1" }), "INVALID_FIELD", "totalAccepted"],
-      ["a totalAccepted above uint256", (v) => ({ ...v, totalAccepted: (1n << 256n).toString() }), "INVALID_FIELD", "totalAccepted"],
+      [
+        "a totalAccepted above uint256",
+        (v) => ({ ...v, totalAccepted: (1n << 256n).toString() }),
+        "INVALID_FIELD",
+        "totalAccepted",
+      ],
       ["a decimal totalAccepted", (v) => ({ ...v, totalAccepted: "1.5" }), "INVALID_FIELD", "totalAccepted"],
       ["a deadline as a string", (v) => ({ ...v, deadline: "123" }), "INVALID_FIELD", "deadline"],
       ["a huge deadline", (v) => ({ ...v, deadline: 1e300 }), "INVALID_FIELD", "deadline"],
@@ -218,7 +235,9 @@ describe("relay: HTTP API", function () {
     });
 
     it("rejects a passed deadline with EXPIRED", async function () {
-      const body = await signJson(fx, fx.owner, fx.agreements[3].id, 60_000n, { deadline: Math.floor(Date.now() / 1000) - 10 });
+      const body = await signJson(fx, fx.owner, fx.agreements[3].id, 60_000n, {
+        deadline: Math.floor(Date.now() / 1000) - 10,
+      });
       const response = await post(relay.url, body);
       expect(response.status).to.equal(422);
       expect(response.body.error?.code).to.equal("EXPIRED");
@@ -293,7 +312,10 @@ describe("relay: HTTP API", function () {
       await (await fx.dripFeed.release(fx.poolId, a.id)).wait();
       // The relay caches agreements for up to 2 s.
       await new Promise((resolve) => setTimeout(resolve, 2_100));
-      const response = await post(relay.url, await signJson(fx, fx.owner, a.id, 70_000n, { deadline: Math.floor(Date.now() / 1000) + 7200 }));
+      const response = await post(
+        relay.url,
+        await signJson(fx, fx.owner, a.id, 70_000n, { deadline: Math.floor(Date.now() / 1000) + 7200 }),
+      );
       expect(response.status).to.equal(422);
       expect(response.body.error?.code).to.equal("AGREEMENT_RELEASED");
     });
@@ -302,7 +324,9 @@ describe("relay: HTTP API", function () {
   describe("when flooded with malformed and hostile bodies", function () {
     it("stays up and leaves the queue unchanged", async function () {
       const receivedBefore = await metric("dripfeed_relay_acceptances_received_total");
-      const valid = await signJson(fx, fx.owner, fx.agreements[7].id, 5_000n, { deadline: Math.floor(Date.now() / 1000) + 7200 });
+      const valid = await signJson(fx, fx.owner, fx.agreements[7].id, 5_000n, {
+        deadline: Math.floor(Date.now() / 1000) + 7200,
+      });
       const settledBody = await signJson(fx, fx.owner, fx.agreements[9].id, 20_000n);
       const first = await post(relay.url, settledBody);
       expect(first.status).to.equal(202);

@@ -76,7 +76,8 @@ describe("relay: durability and failure handling", function () {
       const results = await Promise.all(batch.map((b) => postSafely(url, b)));
       for (const r of results) {
         if (r?.status === 202 && r.body.id) accepted.push(r.body.id);
-        else if (r !== undefined && r.status !== 200) expect.fail(`unexpected answer ${r.status} ${JSON.stringify(r.body)}`);
+        else if (r !== undefined && r.status !== 200)
+          expect.fail(`unexpected answer ${r.status} ${JSON.stringify(r.body)}`);
       }
     }
     return { bodies, accepted };
@@ -110,7 +111,9 @@ describe("relay: durability and failure handling", function () {
       }
     }
     for (const a of agreements) {
-      const highest = bodies.filter((b) => b.agreementId === a.id).reduce((m, b) => (BigInt(b.totalAccepted) > m ? BigInt(b.totalAccepted) : m), 0n);
+      const highest = bodies
+        .filter((b) => b.agreementId === a.id)
+        .reduce((m, b) => (BigInt(b.totalAccepted) > m ? BigInt(b.totalAccepted) : m), 0n);
       const onChain = await fx.dripFeed.getAgreement(fx.poolId, a.id);
       expect(onChain.acceptedTotal, "accepted total").to.equal(highest);
       expect(await fx.token.balanceOf(a.provider), "provider balance").to.equal(highest);
@@ -122,7 +125,11 @@ describe("relay: durability and failure handling", function () {
   // the next run resumes it (one relay start per phase keeps the suite fast); a final run checks everything.
   const db = path.join(dir, "relay.sqlite");
   const logFile = path.join(dir, "relay.log");
-  const all = { agreements: [] as Fixture["agreements"], bodies: [] as SignedAcceptanceJson[], accepted: [] as string[] };
+  const all = {
+    agreements: [] as Fixture["agreements"],
+    bodies: [] as SignedAcceptanceJson[],
+    accepted: [] as string[],
+  };
   let relay: RelayProcess;
 
   const phases: [string, string][] = [
@@ -136,7 +143,13 @@ describe("relay: durability and failure handling", function () {
     for (const [point, when] of phases) {
       it(`dies ${when} (crash point ${point})`, async function () {
         const agreements = takeAgreements(6);
-        const run = await startRelay(node, { db, batchSize: 6, maxWait: 100, logFile, env: { DRIPFEED_RELAY_CRASH_AT: point } });
+        const run = await startRelay(node, {
+          db,
+          batchSize: 6,
+          maxWait: 100,
+          logFile,
+          env: { DRIPFEED_RELAY_CRASH_AT: point },
+        });
         const sent = await send(run.url, agreements, 2);
         await run.exited;
         expect(run.process.signalCode, `relay should have been killed at ${point}`).to.equal("SIGKILL");
@@ -166,7 +179,6 @@ describe("relay: durability and failure handling", function () {
   });
 
   describe("when an acceptance can no longer be settled", function () {
-
     it("marks an acceptance whose deadline passed in the queue failed (EXPIRED), and one whose agreement was released failed (AGREEMENT_RELEASED), without retries", async function () {
       const [a, b] = takeAgreements(2);
       const { timestamp } = (await node.provider.getBlock("latest"))!;

@@ -5,7 +5,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 
-import { HDNodeWallet, JsonRpcProvider, Wallet, encodeBytes32String, hexlify, keccak256, randomBytes, toUtf8Bytes } from "ethers";
+import {
+  HDNodeWallet,
+  JsonRpcProvider,
+  Wallet,
+  encodeBytes32String,
+  hexlify,
+  keccak256,
+  randomBytes,
+  toUtf8Bytes,
+} from "ethers";
 
 import { DripFeed__factory, MockGLM__factory } from "../../typechain-types";
 import type { DripFeed, MockGLM } from "../../typechain-types";
@@ -50,7 +59,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -109,16 +123,24 @@ export async function startNodeAndDeploy(logDir: string): Promise<Node> {
   const child = hardhat(["node", "--no-deploy", "--port", String(port)], {}, path.join(logDir, "node.log"));
   const provider = new JsonRpcProvider(url, 31337, { staticNetwork: true, batchStallTime: 0, cacheTimeout: -1 });
   await waitFor("hardhat node", async () => ((await provider.send("eth_chainId", [])) ? true : undefined), 60_000, 200);
-  const { stdout } = await promisify(execFile)(process.execPath, [HARDHAT_CLI, "deploy", "--network", "localhost", "--no-compile"], {
-    cwd: ROOT,
-    env: { ...process.env, LOCALHOST_RPC_URL: url, TS_NODE_TRANSPILE_ONLY: "true" },
-  });
-  const match = /deploying "DripFeed"[^\n]*deployed at (0x[0-9a-fA-F]{40})|reusing "DripFeed" at (0x[0-9a-fA-F]{40})/.exec(stdout);
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [HARDHAT_CLI, "deploy", "--network", "localhost", "--no-compile"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, LOCALHOST_RPC_URL: url, TS_NODE_TRANSPILE_ONLY: "true" },
+    },
+  );
+  const match =
+    /deploying "DripFeed"[^\n]*deployed at (0x[0-9a-fA-F]{40})|reusing "DripFeed" at (0x[0-9a-fA-F]{40})/.exec(stdout);
   const dripFeed =
     match?.[1] ??
     match?.[2] ??
-    (JSON.parse(readFileSync(path.join(ROOT, "deployments", "localhost", "DripFeed.json"), "utf8")) as { address: string })
-      .address;
+    (
+      JSON.parse(readFileSync(path.join(ROOT, "deployments", "localhost", "DripFeed.json"), "utf8")) as {
+        address: string;
+      }
+    ).address;
   if ((await provider.getCode(dripFeed)) === "0x") throw new Error(`DripFeed not deployed at ${dripFeed}: ${stdout}`);
   return { process: child, url, provider, dripFeed };
 }
@@ -149,7 +171,18 @@ export interface RelayStartOptions {
 export async function startRelay(node: Node, options: RelayStartOptions): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   // --contract: the address this node got; the shared deployments/localhost folder may be rewritten meanwhile.
-  const args = ["--network", "localhost", "dripfeed", "relay", "--port", String(port), "--db", options.db, "--contract", node.dripFeed];
+  const args = [
+    "--network",
+    "localhost",
+    "dripfeed",
+    "relay",
+    "--port",
+    String(port),
+    "--db",
+    options.db,
+    "--contract",
+    node.dripFeed,
+  ];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
   const child = options.standalone
@@ -161,7 +194,8 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
     await waitFor(
       "relay /healthz",
       async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`relay exited (${child.exitCode ?? child.signalCode})`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`relay exited (${child.exitCode ?? child.signalCode})`);
         const response = await fetch(`${url}/healthz`);
         return response.ok ? true : undefined;
       },
@@ -180,7 +214,13 @@ function standaloneRelay(node: Node, port: number, options: RelayStartOptions): 
   const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), "-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "relay", "main.ts"), ...args],
+    [
+      ...(options.nodeArgs ?? []),
+      "-r",
+      "ts-node/register/transpile-only",
+      path.join(ROOT, "scripts", "relay", "main.ts"),
+      ...args,
+    ],
     { cwd: ROOT, env: { ...process.env, DRIPFEED_RELAY_KEY: key, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   const sink = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
@@ -325,7 +365,11 @@ export interface AcceptanceStatusView {
 }
 
 /** Waits until none of the ids is queued or submitted; returns their final views. */
-export async function waitSettled(relayUrl: string, ids: string[], timeoutMs = 60_000): Promise<Map<string, AcceptanceStatusView>> {
+export async function waitSettled(
+  relayUrl: string,
+  ids: string[],
+  timeoutMs = 60_000,
+): Promise<Map<string, AcceptanceStatusView>> {
   const views = new Map<string, AcceptanceStatusView>();
   await waitFor(
     "all acceptances to reach a final status",
