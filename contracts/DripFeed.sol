@@ -307,21 +307,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
         // Effect: lock the budget (spending the grantee's bucket), then record the agreement.
         _lock(pool, poolId, owner, terms.budget);
-        uint128 upfront = terms.upfront;
-        uint128 maxRate = terms.maxRate;
-        a.provider = provider;
-        a.startedAt = uint40(block.timestamp);
-        a.status = Status.Active;
-        a.debitNoteInterval = uint16(terms.debitNoteInterval);
-        a.paymentTimeout = uint24(terms.paymentTimeout);
-        a.hasCap = maxRate != 0;
-        a.budget = terms.budget;
-        a.streamRate = terms.streamRate;
-        // A fresh agreement's slots are zero: slot 3 is written only when it holds something.
-        if (upfront != 0 || maxRate != 0) {
-            a.upfront = upfront;
-            a.maxRate = maxRate;
-        }
+        _writeAgreement(a, provider, terms);
         emit AgreementOpened(poolId, agreementId, provider, terms);
     }
 
@@ -423,13 +409,16 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         address provider = a.provider;
         uint256 startedAt = a.startedAt;
         bool hasCap = a.hasCap;
-        uint256 paidBefore = a.paid;
-        uint256 payableNow = _payable(a, hasCap, _elapsed(a, status, startedAt), a.acceptedTotal);
+        // Both totals in one read, and written back together below in one write.
+        uint128 paidBefore = a.paid;
+        uint128 acceptedTotal = a.acceptedTotal;
+        uint256 payableNow = _payable(a, hasCap, _elapsed(a, status, startedAt), acceptedTotal);
         paid = payableNow - paidBefore;
         if (paid == 0) revert NothingToSettle();
 
         // Effect: record the payout (payableNow <= budget < 2^128) and take it out of the pool.
         a.paid = uint128(payableNow);
+        a.acceptedTotal = acceptedTotal;
         PoolRecord storage pool = _pools[poolId];
         _debit(pool, paid);
 
@@ -596,6 +585,31 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             grant.refilledAt = uint40(block.timestamp);
         }
         pool.locked = uint128(locked);
+    }
+
+    /// @dev Records a new agreement. Every term is read from calldata first, so that the writes to each slot sit in
+    /// one straight block: slots 2 and 3 then compile to a single store each (a calldata read between two packed
+    /// writes forces a read-modify-write per field).
+    function _writeAgreement(AgreementRecord storage a, address provider, Terms calldata terms) internal {
+        uint128 budget = terms.budget;
+        uint128 upfront = terms.upfront;
+        uint128 maxRate = terms.maxRate;
+        uint128 streamRate = terms.streamRate;
+        uint16 debitNoteInterval = uint16(terms.debitNoteInterval);
+        uint24 paymentTimeout = uint24(terms.paymentTimeout);
+        a.provider = provider;
+        a.startedAt = uint40(block.timestamp);
+        a.status = Status.Active;
+        a.debitNoteInterval = debitNoteInterval;
+        a.paymentTimeout = paymentTimeout;
+        a.hasCap = maxRate != 0;
+        a.budget = budget;
+        a.streamRate = streamRate;
+        // A fresh agreement's slots are zero: slot 3 is written only when it holds something.
+        if (upfront != 0 || maxRate != 0) {
+            a.upfront = upfront;
+            a.maxRate = maxRate;
+        }
     }
 
     /// @dev A payout leaves the pool: it was locked, so both balance and locked shrink.
