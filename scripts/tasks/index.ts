@@ -6,4 +6,3 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
-import "./relay";
