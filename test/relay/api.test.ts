@@ -46,7 +46,7 @@ describe("relay: HTTP API", function () {
   });
 
   after(async function () {
-    await stopAll();
+    await stopAll(dir);
   });
 
   async function queueCounts(): Promise<{ queued: number; submitted: number }> {

@@ -41,7 +41,7 @@ describe("relay: durability and failure handling", function () {
   });
 
   after(async function () {
-    await stopAll();
+    await stopAll(dir);
   });
 
   /** Agreements nobody used yet, so each case checks balances from zero. */

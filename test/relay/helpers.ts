@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -104,9 +104,10 @@ export async function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKIL
   return exited;
 }
 
-/** Stops everything this test process started. */
-export async function stopAll(): Promise<void> {
+/** Stops everything this test process started; removes `dir` (logs, databases) unless KEEP_RELAY_LOGS=1. */
+export async function stopAll(dir?: string): Promise<void> {
   await Promise.all([...started].map((child) => kill(child, "SIGKILL")));
+  if (dir && process.env.KEEP_RELAY_LOGS !== "1") rmSync(dir, { recursive: true, force: true });
 }
 
 export interface Node {
