@@ -31,6 +31,8 @@ export const EIP712_NAME = "DripFeed";
 export const EIP712_VERSION = "1";
 
 const UINT256_MAX = (1n << 256n) - 1n;
+/** Half the secp256k1 group order: the largest `s` OpenZeppelin ECDSA accepts (EIP-2 low-s rule). */
+const SECP256K1_HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
 /** The message signed (mirrors the Solidity struct). */
 export interface DebitNoteAcceptance {
@@ -107,11 +109,13 @@ export async function signAcceptance(
 export function recoverAcceptanceSigner(signed: SignedAcceptance): string | undefined {
   const bytes = getBytes(signed.signature);
   if (bytes.length !== 65) return undefined;
+  // The contract (OpenZeppelin ECDSA) takes v as 27 or 28 only and refuses s above half the curve order; ethers
+  // would quietly accept v = 0/1 and normalise a high s, so check the raw bytes first.
+  const v = bytes[64];
+  if (v !== 27 && v !== 28) return undefined;
+  if (BigInt(hexlify(bytes.slice(32, 64))) > SECP256K1_HALF_ORDER) return undefined;
   try {
-    const sig = Signature.from(signed.signature);
-    // The contract (OpenZeppelin ECDSA) refuses high-s signatures; ethers would normalise them silently.
-    if (hexlify(sig.s) !== hexlify(getBytes(signed.signature).slice(32, 64))) return undefined;
-    return recoverAddress(acceptanceDigest(signed, signed), sig);
+    return recoverAddress(acceptanceDigest(signed, signed), Signature.from(signed.signature));
   } catch {
     return undefined;
   }

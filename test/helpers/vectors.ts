@@ -42,3 +42,17 @@ export interface AcceptanceVectors {
   }[];
   signedAcceptanceJson: Record<string, unknown>;
 }
+
+/** `golem-debit-notes.json`. */
+export interface DebitNoteVectors {
+  terms: {
+    debitNoteInterval: number;
+    budget: string;
+    maxRatePerHour: string;
+    upfront: string;
+    startedAt: string;
+    token: string;
+    decimals: number;
+  };
+  notes: { debitNote: unknown; expect: "accept" | "reject"; agreementTotalAfter?: string; reason?: string }[];
+}

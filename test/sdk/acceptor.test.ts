@@ -10,7 +10,7 @@ import {
   recoverAcceptanceSigner,
   unixSeconds,
 } from "../../scripts/sdk";
-import { type DebitNoteVectors, loadVector } from "./vectors";
+import { type DebitNoteVectors, loadVector } from "../helpers/vectors";
 
 describe("sdk/acceptor", () => {
   const vectors = loadVector<DebitNoteVectors>("golem-debit-notes.json");

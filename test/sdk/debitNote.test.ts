@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
 import { DripFeedError, parseDebitNote, toRfc3339, unixSeconds } from "../../scripts/sdk";
-import { type DebitNoteVectors, loadVector } from "./vectors";
+import { type DebitNoteVectors, loadVector } from "../helpers/vectors";
 
 describe("sdk/debitNote", () => {
   const vectors = loadVector<DebitNoteVectors>("golem-debit-notes.json");

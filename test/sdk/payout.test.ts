@@ -9,7 +9,7 @@ import {
   payableAt,
   parseRate,
 } from "../../scripts/sdk";
-import { loadVector, type PayoutVectors } from "./vectors";
+import { loadVector, type PayoutVectors } from "../helpers/vectors";
 
 const GLM = { decimals: 18, symbol: "GLM" };
 const E18 = 10n ** 18n;

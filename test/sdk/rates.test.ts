@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
 import { DripFeedError, formatRate, parseRate } from "../../scripts/sdk";
-import { loadVector, type PayoutVectors } from "./vectors";
+import { loadVector, type PayoutVectors } from "../helpers/vectors";
 
 describe("sdk/rates", () => {
   const vectors = loadVector<PayoutVectors>("payout-rule.json");
