@@ -1,6 +1,7 @@
 import "@nomicfoundation/hardhat-toolbox";
 import "hardhat-deploy";
-import { HardhatUserConfig, subtask } from "hardhat/config";
+import { subtask } from "hardhat/config";
+import type { HardhatUserConfig } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { NetworkUserConfig } from "hardhat/types";
 

@@ -122,9 +122,49 @@ declare module "hardhat/types/runtime" {
       signerOrOptions?: ethers.Signer | FactoryOptions
     ): Promise<Contracts.IDripFeed__factory>;
     getContractFactory(
+      name: "BenchERC1271Wallet",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.BenchERC1271Wallet__factory>;
+    getContractFactory(
+      name: "BlocklistToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.BlocklistToken__factory>;
+    getContractFactory(
+      name: "FalseReturnToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.FalseReturnToken__factory>;
+    getContractFactory(
+      name: "FeeOnTransferToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.FeeOnTransferToken__factory>;
+    getContractFactory(
+      name: "GasGriefToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.GasGriefToken__factory>;
+    getContractFactory(
+      name: "HostileERC1271Wallet",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.HostileERC1271Wallet__factory>;
+    getContractFactory(
+      name: "MockERC1271Wallet",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.MockERC1271Wallet__factory>;
+    getContractFactory(
       name: "MockGLM",
       signerOrOptions?: ethers.Signer | FactoryOptions
     ): Promise<Contracts.MockGLM__factory>;
+    getContractFactory(
+      name: "NoReturnToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.NoReturnToken__factory>;
+    getContractFactory(
+      name: "PayoutRuleHarness",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.PayoutRuleHarness__factory>;
+    getContractFactory(
+      name: "ReentrantToken",
+      signerOrOptions?: ethers.Signer | FactoryOptions
+    ): Promise<Contracts.ReentrantToken__factory>;
 
     getContractAt(
       name: "IERC1155Errors",
@@ -262,10 +302,60 @@ declare module "hardhat/types/runtime" {
       signer?: ethers.Signer
     ): Promise<Contracts.IDripFeed>;
     getContractAt(
+      name: "BenchERC1271Wallet",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.BenchERC1271Wallet>;
+    getContractAt(
+      name: "BlocklistToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.BlocklistToken>;
+    getContractAt(
+      name: "FalseReturnToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.FalseReturnToken>;
+    getContractAt(
+      name: "FeeOnTransferToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.FeeOnTransferToken>;
+    getContractAt(
+      name: "GasGriefToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.GasGriefToken>;
+    getContractAt(
+      name: "HostileERC1271Wallet",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.HostileERC1271Wallet>;
+    getContractAt(
+      name: "MockERC1271Wallet",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.MockERC1271Wallet>;
+    getContractAt(
       name: "MockGLM",
       address: string | ethers.Addressable,
       signer?: ethers.Signer
     ): Promise<Contracts.MockGLM>;
+    getContractAt(
+      name: "NoReturnToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.NoReturnToken>;
+    getContractAt(
+      name: "PayoutRuleHarness",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.PayoutRuleHarness>;
+    getContractAt(
+      name: "ReentrantToken",
+      address: string | ethers.Addressable,
+      signer?: ethers.Signer
+    ): Promise<Contracts.ReentrantToken>;
 
     deployContract(
       name: "IERC1155Errors",
@@ -376,9 +466,49 @@ declare module "hardhat/types/runtime" {
       signerOrOptions?: ethers.Signer | DeployContractOptions
     ): Promise<Contracts.IDripFeed>;
     deployContract(
+      name: "BenchERC1271Wallet",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.BenchERC1271Wallet>;
+    deployContract(
+      name: "BlocklistToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.BlocklistToken>;
+    deployContract(
+      name: "FalseReturnToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.FalseReturnToken>;
+    deployContract(
+      name: "FeeOnTransferToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.FeeOnTransferToken>;
+    deployContract(
+      name: "GasGriefToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.GasGriefToken>;
+    deployContract(
+      name: "HostileERC1271Wallet",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.HostileERC1271Wallet>;
+    deployContract(
+      name: "MockERC1271Wallet",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.MockERC1271Wallet>;
+    deployContract(
       name: "MockGLM",
       signerOrOptions?: ethers.Signer | DeployContractOptions
     ): Promise<Contracts.MockGLM>;
+    deployContract(
+      name: "NoReturnToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.NoReturnToken>;
+    deployContract(
+      name: "PayoutRuleHarness",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.PayoutRuleHarness>;
+    deployContract(
+      name: "ReentrantToken",
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.ReentrantToken>;
 
     deployContract(
       name: "IERC1155Errors",
@@ -516,10 +646,60 @@ declare module "hardhat/types/runtime" {
       signerOrOptions?: ethers.Signer | DeployContractOptions
     ): Promise<Contracts.IDripFeed>;
     deployContract(
+      name: "BenchERC1271Wallet",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.BenchERC1271Wallet>;
+    deployContract(
+      name: "BlocklistToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.BlocklistToken>;
+    deployContract(
+      name: "FalseReturnToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.FalseReturnToken>;
+    deployContract(
+      name: "FeeOnTransferToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.FeeOnTransferToken>;
+    deployContract(
+      name: "GasGriefToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.GasGriefToken>;
+    deployContract(
+      name: "HostileERC1271Wallet",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.HostileERC1271Wallet>;
+    deployContract(
+      name: "MockERC1271Wallet",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.MockERC1271Wallet>;
+    deployContract(
       name: "MockGLM",
       args: any[],
       signerOrOptions?: ethers.Signer | DeployContractOptions
     ): Promise<Contracts.MockGLM>;
+    deployContract(
+      name: "NoReturnToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.NoReturnToken>;
+    deployContract(
+      name: "PayoutRuleHarness",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.PayoutRuleHarness>;
+    deployContract(
+      name: "ReentrantToken",
+      args: any[],
+      signerOrOptions?: ethers.Signer | DeployContractOptions
+    ): Promise<Contracts.ReentrantToken>;
 
     // default types
     getContractFactory(

@@ -98,7 +98,11 @@ export async function signAcceptance(
   domain: AcceptanceDomain,
   acceptance: DebitNoteAcceptance,
 ): Promise<SignedAcceptance> {
-  const signature = await signer.signTypedData(typedDataDomain(domain), ACCEPTANCE_TYPES, acceptanceMessage(acceptance));
+  const signature = await signer.signTypedData(
+    typedDataDomain(domain),
+    ACCEPTANCE_TYPES,
+    acceptanceMessage(acceptance),
+  );
   return { ...acceptance, ...domain, signer: await signer.getAddress(), signature };
 }
 

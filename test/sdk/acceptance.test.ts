@@ -54,9 +54,9 @@ describe("sdk/acceptance", () => {
     });
 
     it("a 64-byte compact signature", () => {
-      expect(recoverAcceptanceSigner({ ...signed, signature: hexlify(getBytes(signed.signature).slice(0, 64)) })).to.equal(
-        undefined,
-      );
+      expect(
+        recoverAcceptanceSigner({ ...signed, signature: hexlify(getBytes(signed.signature).slice(0, 64)) }),
+      ).to.equal(undefined);
     });
   });
 
