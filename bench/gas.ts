@@ -38,6 +38,7 @@ import {
   signWith,
   signWithWallet,
 } from "./lib/setup";
+import { PERMIT_TYPES } from "../scripts/sdk/permit";
 
 const BUDGET_PATH = path.join(__dirname, "budget.json");
 const RESULTS_PATH = path.join(__dirname, "results.md");
@@ -124,15 +125,7 @@ async function main(): Promise<void> {
   const permitSignature = Signature.from(
     await actors.payer.signTypedData(
       { name: await token.name(), version: "1", chainId, verifyingContract: tokenAddress },
-      {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
+      PERMIT_TYPES,
       {
         owner: actors.payer.address,
         spender: dripFeedAddress,

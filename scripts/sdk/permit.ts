@@ -3,7 +3,8 @@ import { Signature, type Signer, TypedDataEncoder } from "ethers";
 import { ERC20Permit__factory } from "../../typechain-types";
 import { DripFeedError } from "./errors";
 
-const PERMIT_TYPES = {
+/** The EIP-2612 `Permit` type (the one place it is written in TypeScript). */
+export const PERMIT_TYPES = {
   Permit: [
     { name: "owner", type: "address" },
     { name: "spender", type: "address" },

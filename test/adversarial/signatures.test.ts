@@ -24,6 +24,7 @@ import {
   signed,
   terms,
 } from "./setup";
+import { PERMIT_TYPES } from "../../scripts/sdk/permit";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const INVALID_SIGNATURE = ethers.id("InvalidSignature()").slice(0, 10);
@@ -300,15 +301,7 @@ describe("adversarial: hostile signers and callers", () => {
         chainId: f.chainId,
         verifyingContract: await f.glm.getAddress(),
       };
-      const types = {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      };
+      const types = PERMIT_TYPES;
       const holderAddress = await holder.getAddress();
       const message = {
         owner: holderAddress,

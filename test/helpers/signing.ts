@@ -13,6 +13,7 @@ import {
 import { debitNoteIdHash } from "../../scripts/sdk/ids";
 import type { SignedAcceptanceStruct } from "../../typechain-types/contracts/DripFeed";
 import { FAR_DEADLINE } from "./fixture";
+import { PERMIT_TYPES } from "../../scripts/sdk/permit";
 
 export { ACCEPTANCE_TYPE_STRING, acceptanceDigest, signAcceptance } from "../../scripts/sdk/acceptance";
 
@@ -92,15 +93,7 @@ export async function signPermit(
   const owner = await holder.getAddress();
   const signature = await holder.signTypedData(
     { name: await token.name(), version: "1", chainId, verifyingContract: await token.getAddress() },
-    {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    PERMIT_TYPES,
     { owner, spender, value, nonce: await token.nonces(owner), deadline },
   );
   const sig = Signature.from(signature);
