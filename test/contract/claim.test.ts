@@ -11,6 +11,7 @@ import {
   now,
   openAgreement,
   perSecond,
+  saltOf,
   settleArgs,
   signTotal,
 } from "../helpers";
@@ -142,6 +143,39 @@ describe("claim", () => {
         pools: [{ poolId, balance: -(GLM / 100n), locked: -(GLM / 100n) }],
         agreements: [{ poolId, agreementId: id, paid: GLM / 100n }],
       });
+    });
+  });
+
+  describe("when the terms sit at the 128-bit extremes", () => {
+    it("computes in 256 bits: upfront + maxRate x elapsed passes 2^128 without overflow; pays at most the budget", async () => {
+      const fx = await deployFixture();
+      const max128 = (1n << 128n) - 1n;
+      await fx.token.mint(fx.owner.address, max128);
+      const poolId = await createFundedPool(fx, { salt: saltOf("huge"), amount: max128 });
+      const start = (await now()) + 10n;
+      const a = await openAgreement(fx, poolId, {
+        terms: { budget: max128, upfront: max128, maxRate: max128, streamRate: max128, paymentTimeout: 86_400n },
+        at: start,
+      });
+      // No acceptance yet: only the floor, max128 x 1 s / 1e18, is payable.
+      await mineAt(start + 1n);
+      expect(await fx.dripFeed.claimable(poolId, a.agreementId)).to.equal(max128 / 10n ** 18n);
+      // Ten years on: the floor is max128 x elapsed / 1e18 (no overflow) and still below the budget.
+      const later = start + 10n * 365n * 86_400n;
+      await mineAt(later);
+      expect(await fx.dripFeed.claimable(poolId, a.agreementId)).to.equal((max128 * (later - start)) / 10n ** 18n);
+      // The owner accepts the whole budget: cap = max128 + max128 x elapsed / 1e18 > 2^128, payable = budget.
+      const s = await signTotal(fx.owner, fx.domain, poolId, a.agreementId, max128);
+      await atTime(later + 1n);
+      await expectDeltas(fx, () => fx.dripFeed.connect(fx.relay).settle(...settleArgs(s)), {
+        tokens: { dripFeed: -max128, provider0: max128 },
+        pools: [{ poolId, balance: -max128, locked: -max128 }],
+        agreements: [{ poolId, agreementId: a.agreementId, paid: max128, acceptedTotal: max128 }],
+      });
+      await expect(fx.dripFeed.claim(poolId, a.agreementId)).to.be.revertedWithCustomError(
+        fx.dripFeed,
+        "NothingToSettle",
+      );
     });
   });
 

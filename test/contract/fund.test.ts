@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import type { BlocklistToken, FeeOnTransferToken } from "../../typechain-types";
+import type { BlocklistToken, FeeOnTransferToken, ReentrantToken } from "../../typechain-types";
 import { GLM, createFundedPool, deployFixture, expectDeltas, saltOf } from "../helpers";
 
 describe("fund", () => {
@@ -48,6 +48,24 @@ describe("fund", () => {
       await expect(fx.dripFeed.fund(poolId, 100n * GLM))
         .to.be.revertedWithCustomError(fx.dripFeed, "UnsupportedToken")
         .withArgs(await fot.getAddress());
+    });
+  });
+
+  describe("when the token delivers more than the amount (a rebasing or bonus token)", () => {
+    it("reverts UnsupportedToken: the balance delta must be exactly the amount", async () => {
+      const fx = await deployFixture();
+      const ret = (await (await ethers.getContractFactory("ReentrantToken")).deploy()) as unknown as ReentrantToken;
+      await ret.mint(fx.owner.address, 100n * GLM);
+      await ret.connect(fx.owner).approve(fx.dripFeedAddress, 100n * GLM);
+      const salt = saltOf("bonus");
+      await fx.dripFeed.createPool(await ret.getAddress(), salt);
+      const poolId = await fx.dripFeed.poolIdOf(fx.owner.address, salt);
+      // Its transferFrom first mints one extra base unit to DripFeed.
+      await ret.arm(await ret.getAddress(), ret.interface.encodeFunctionData("mint", [fx.dripFeedAddress, 1n]), true);
+      await expect(fx.dripFeed.fund(poolId, 100n * GLM))
+        .to.be.revertedWithCustomError(fx.dripFeed, "UnsupportedToken")
+        .withArgs(await ret.getAddress());
+      expect((await fx.dripFeed.getPool(poolId)).balance).to.equal(0n);
     });
   });
 

@@ -5,9 +5,11 @@ import {
   OPEN,
   TERMINATE,
   agreementIdOf,
+  atTime,
   createFundedPool,
   deployFixture,
   expectDeltas,
+  now,
   openAgreement,
   saltOf,
   setupPool,
@@ -53,6 +55,27 @@ describe("increaseBudget", () => {
           .to.be.revertedWithCustomError(dripFeed, "NotAuthorized")
           .withArgs(poolId, caller.address, OPEN);
       }
+    });
+
+    it("reverts NotAuthorized for an OPEN grantee one second after validUntil, not in that second", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      const validUntil = (await now()) + 5n;
+      await dripFeed.setGrant(poolId, fx.grantee.address, OPEN, validUntil, 100n * GLM, 0n);
+      await atTime(validUntil);
+      await expect(dripFeed.connect(fx.grantee).increaseBudget(poolId, id, 1n)).to.emit(dripFeed, "BudgetIncreased");
+      await atTime(validUntil + 1n);
+      await expect(dripFeed.connect(fx.grantee).increaseBudget(poolId, id, 1n))
+        .to.be.revertedWithCustomError(dripFeed, "NotAuthorized")
+        .withArgs(poolId, fx.grantee.address, OPEN);
+    });
+
+    it("reverts NotAuthorized for an OPEN grantee of another pool", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      const other = await createFundedPool(fx, { salt: saltOf("other"), amount: 10n * GLM });
+      await dripFeed.setGrant(other, fx.grantee.address, OPEN, FOREVER, 100n * GLM, 0n);
+      await expect(dripFeed.connect(fx.grantee).increaseBudget(poolId, id, 1n))
+        .to.be.revertedWithCustomError(dripFeed, "NotAuthorized")
+        .withArgs(poolId, fx.grantee.address, OPEN);
     });
   });
 

@@ -106,6 +106,19 @@ describe("setGrant / grantOf", () => {
     });
   });
 
+  describe("grantOf when nothing was granted", () => {
+    it("returns zeros for an unknown pool and for an account never granted", async () => {
+      const { fx, poolId, dripFeed } = await fixture();
+      for (const [pool, account] of [
+        [saltOf("nope"), fx.grantee.address],
+        [poolId, fx.stranger.address],
+      ]) {
+        const [permissions, validUntil, allowance] = await dripFeed.grantOf(pool, account);
+        expect([permissions, validUntil, allowance]).to.deep.equal([0n, 0n, 0n]);
+      }
+    });
+  });
+
   describe("when the permissions are zero", () => {
     it("revokes the grant entirely", async () => {
       const { fx, poolId, dripFeed } = await fixture();
@@ -279,6 +292,16 @@ describe("setGrant / grantOf", () => {
       await atTime(f.t0 + 2n);
       await f.dripFeed.increaseBudget(f.poolId, a.agreementId, 200n * GLM);
       expect(await allowanceAt(f, f.t0 + 3n)).to.equal(ALLOWANCE);
+    });
+
+    it("is not used by the owner even when the owner holds an OPEN grant of its own", async () => {
+      const { fx, poolId, dripFeed } = await fixture();
+      await dripFeed.setGrant(poolId, fx.owner.address, OPEN, FOREVER, 0n, 0n);
+      const a = await openAgreement(fx, poolId, { terms: { budget: 100n * GLM } });
+      await dripFeed.increaseBudget(poolId, a.agreementId, 50n * GLM);
+      expect((await dripFeed.getPool(poolId)).locked).to.equal(150n * GLM);
+      const [, , allowance] = await dripFeed.grantOf(poolId, fx.owner.address);
+      expect(allowance).to.equal(0n);
     });
 
     it("starts full again when the owner replaces the grant", async () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { MaxUint256, ZeroHash, concat } from "ethers";
+import { MaxUint256, ZeroAddress, ZeroHash, concat } from "ethers";
 import { ethers } from "hardhat";
 
 import type { BlocklistToken } from "../../typechain-types";
@@ -103,6 +103,18 @@ describe("settle", () => {
       await dripFeed.setGrant(poolId, fx.stranger.address, TERMINATE | OPEN, FOREVER, GLM, 0n);
       const s = await signTotal(fx.stranger, fx.domain, poolId, id, GLM);
       await expect(dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(dripFeed, "InvalidSignature");
+    });
+
+    it("reverts InvalidSignature for the zero address as signer, whatever the signature", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      const s = await signTotal(fx.owner, fx.domain, poolId, id, GLM);
+      // 65 zero bytes with v = 27 make ecrecover return the zero address.
+      for (const signature of [s.signature, "0x", concat([`0x${"00".repeat(64)}`, "0x1b"])]) {
+        await expect(dripFeed.settle(s.acceptance, ZeroAddress, signature)).to.be.revertedWithCustomError(
+          dripFeed,
+          "InvalidSignature",
+        );
+      }
     });
 
     it("reverts InvalidSignature for an ACCEPT grantee of another pool", async () => {

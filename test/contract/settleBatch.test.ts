@@ -146,6 +146,86 @@ describe("settleBatch", () => {
     });
   });
 
+  describe("when the items span several pools", () => {
+    /** Pool A (owner, grantee holds ACCEPT there) and pool B (stranger's, no grant), interleaved in one batch. */
+    async function twoPools() {
+      const f = await fixture();
+      const { poolId: poolB, agreements } = await setupPool(f.fx, {
+        owner: f.fx.stranger,
+        salt: saltOf("b"),
+        amount: 100n * GLM,
+        agreements: [{ agreementId: agreementIdOf("b0"), provider: f.fx.providers[2] }],
+      });
+      return { ...f, poolB, b0: agreements[0].agreementId };
+    }
+
+    it("checks the signer against each item's own pool: a signer valid for one pool fails in the next", async () => {
+      const { fx, poolId, poolB, a0, a1, b0, dripFeed } = await twoPools();
+      const items = [
+        batchItem(await signTotal(fx.grantee, fx.domain, poolId, a0, 1n * GLM)),
+        // The grantee and pool A's owner have no rights in pool B.
+        batchItem(await signTotal(fx.grantee, fx.domain, poolB, b0, 2n * GLM)),
+        batchItem(await signTotal(fx.grantee, fx.domain, poolId, a1, 3n * GLM)),
+        batchItem(await signTotal(fx.owner, fx.domain, poolB, b0, 4n * GLM)),
+        batchItem(await signTotal(fx.stranger, fx.domain, poolB, b0, 5n * GLM)),
+        batchItem(await signTotal(fx.stranger, fx.domain, poolId, a0, 6n * GLM)),
+      ];
+      expect(await dripFeed.connect(fx.relay).settleBatch.staticCall(items)).to.deep.equal([
+        1n * GLM,
+        0n,
+        3n * GLM,
+        0n,
+        5n * GLM,
+        0n,
+      ]);
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch(items), {
+        tokens: { dripFeed: -9n * GLM, provider0: 1n * GLM, provider1: 3n * GLM, provider2: 5n * GLM },
+        pools: [
+          { poolId, balance: -4n * GLM, locked: -4n * GLM },
+          { poolId: poolB, balance: -5n * GLM, locked: -5n * GLM },
+        ],
+        agreements: [
+          { poolId, agreementId: a0, paid: 1n * GLM, acceptedTotal: 1n * GLM },
+          { poolId, agreementId: a1, paid: 3n * GLM, acceptedTotal: 3n * GLM },
+          { poolId: poolB, agreementId: b0, paid: 5n * GLM, acceptedTotal: 5n * GLM },
+        ],
+      });
+      for (const i of [1, 3, 5]) {
+        await expect(tx)
+          .to.emit(dripFeed, "SettlementFailed")
+          .withArgs(
+            items[i].acceptance.poolId,
+            items[i].acceptance.agreementId,
+            items[i].acceptance.debitNoteId,
+            errorSelector(dripFeed, "InvalidSignature"),
+          );
+      }
+    });
+
+    it("pays each item in its own pool's token", async () => {
+      const { fx, poolId, a0, dripFeed } = await twoPools();
+      const blt = (await (await ethers.getContractFactory("BlocklistToken")).deploy()) as unknown as BlocklistToken;
+      await blt.mint(fx.owner.address, 50n * GLM);
+      await blt.connect(fx.owner).approve(fx.dripFeedAddress, 50n * GLM);
+      await dripFeed.createPool(await blt.getAddress(), saltOf("blt"));
+      const poolC = await dripFeed.poolIdOf(fx.owner.address, saltOf("blt"));
+      await dripFeed.fund(poolC, 50n * GLM);
+      const c0 = (await openAgreement(fx, poolC, { agreementId: agreementIdOf("c0"), terms: { budget: 50n * GLM } }))
+        .agreementId;
+      const items = [
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 1n * GLM)),
+        batchItem(await signTotal(fx.owner, fx.domain, poolC, c0, 2n * GLM)),
+        batchItem(await signTotal(fx.owner, fx.domain, poolId, a0, 4n * GLM)),
+      ];
+      const provider = fx.providers[0].address;
+      const [glmBefore, bltBefore] = [await fx.token.balanceOf(provider), await blt.balanceOf(provider)];
+      await dripFeed.connect(fx.relay).settleBatch(items);
+      expect((await fx.token.balanceOf(provider)) - glmBefore).to.equal(4n * GLM);
+      expect((await blt.balanceOf(provider)) - bltBefore).to.equal(2n * GLM);
+      expect((await dripFeed.getPool(poolC)).balance).to.equal(48n * GLM);
+    });
+  });
+
   describe("when one provider's payout transfer fails", () => {
     it("reports SafeERC20FailedOperation for that item, rolls it back, and pays the others", async () => {
       const fx = await deployFixture();

@@ -90,6 +90,29 @@ describe("terminate", () => {
     });
   });
 
+  describe("when a TERMINATE grantee acts in the last second of its grant", () => {
+    it("terminates: validUntil itself still counts", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      const validUntil = (await now()) + 5n;
+      await dripFeed.setGrant(poolId, fx.grantee.address, TERMINATE, validUntil, 0n, 0n);
+      await atTime(validUntil);
+      await expect(dripFeed.connect(fx.grantee).terminate(poolId, id))
+        .to.emit(dripFeed, "AgreementTerminated")
+        .withArgs(poolId, id, fx.grantee.address);
+    });
+  });
+
+  describe("when the caller's TERMINATE grant was revoked", () => {
+    it("reverts NotAuthorized", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      await dripFeed.setGrant(poolId, fx.grantee.address, TERMINATE, FOREVER, 0n, 0n);
+      await dripFeed.setGrant(poolId, fx.grantee.address, 0, 0n, 0n, 0n);
+      await expect(dripFeed.connect(fx.grantee).terminate(poolId, id))
+        .to.be.revertedWithCustomError(dripFeed, "NotAuthorized")
+        .withArgs(poolId, fx.grantee.address, TERMINATE);
+    });
+  });
+
   for (const who of ["owner", "TERMINATE grantee", "provider"] as const) {
     describe(`when the ${who} terminates an active agreement`, () => {
       it("freezes the clock, opens the claim window, emits AgreementTerminated and moves no tokens", async () => {
