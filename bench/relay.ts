@@ -1,7 +1,8 @@
 /**
  * `npm run bench:relay`: the relay under load, end to end. Starts a `hardhat node` (automine) and the relay
  * (`hardhat --network localhost dripfeed relay`), opens 200 agreements, pushes 5,000 signed acceptances over HTTP
- * (25 rising totals per agreement, each agreement's in order, 50 concurrent connections), and reports:
+ * (25 rising totals per agreement, each agreement's in order: its next one is sent once the previous one was
+ * answered; 50 requests in flight, pipelined over 5 keep-alive connections), and reports:
  *
  * - acceptances verified + queued per second (first request sent to last 202 received);
  * - time from the last 202 until every acceptance is settled or superseded;
@@ -9,12 +10,16 @@
  *
  * then checks on-chain that every provider holds exactly its highest accepted total. Exits 1 when a target is
  * missed (>= 1,500 acceptances/s accepted; all settled within 60 s of the last one accepted).
- * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY, BENCH_BATCH_SIZE, BENCH_MAX_WAIT,
- * BENCH_STANDALONE=1 (run scripts/relay/main.ts instead of the Hardhat task), BENCH_RELAY_NODE_ARGS.
+ * The load generator shares the machine with the relay and the node, so it is kept cheap: every request is
+ * serialised (head and body) before the clock starts, written straight to a few TCP sockets (HTTP/1.1 pipelining,
+ * several requests per write) and the answers are read with a minimal parser; its own CPU is reported too.
+ * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY (requests in flight), BENCH_CONNECTIONS,
+ * BENCH_BATCH_SIZE, BENCH_MAX_WAIT, BENCH_STANDALONE=1 (run scripts/relay/main.ts instead of the Hardhat task),
+ * BENCH_RELAY_NODE_ARGS.
  */
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import http from "node:http";
+import net from "node:net";
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
 
@@ -34,33 +39,85 @@ import {
 const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 200);
 const ACCEPTANCES = Number(process.env.BENCH_ACCEPTANCES ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const CONNECTIONS = Math.min(CONCURRENCY, Number(process.env.BENCH_CONNECTIONS ?? 5));
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 100);
 const MAX_WAIT = Number(process.env.BENCH_MAX_WAIT ?? 500);
 const TARGET_RATE = 1_500;
 const TARGET_SETTLE_S = 60;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+/** One answer as the load generator sees it. */
+interface Answer {
+  status: number;
+  body: string;
+}
 
-function postRaw(url: URL, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: "/v1/acceptances",
-        method: "POST",
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
+/**
+ * A keep-alive HTTP/1.1 connection that pipelines pre-serialised requests and parses the answers, which come back
+ * in order (Content-Length bodies only: what the relay sends).
+ */
+class PipelinedConnection {
+  private readonly socket: net.Socket;
+  private readonly pending: ((answer: Answer) => void)[] = [];
+  private buffered: Buffer = Buffer.alloc(0);
+  private corked = false;
+
+  constructor(port: number, onError: (error: Error) => void) {
+    this.socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("error", onError);
+    this.socket.on("close", () => {
+      if (this.pending.length > 0) onError(new Error(`connection closed with ${this.pending.length} answers due`));
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  /** Queues a request; writes made in the same tick leave in one packet. */
+  send(request: Buffer, onAnswer: (answer: Answer) => void): void {
+    this.pending.push(onAnswer);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(request);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      const headEnd = this.buffered.indexOf("\r\n\r\n");
+      if (headEnd < 0) return;
+      const head = this.buffered.toString("latin1", 0, headEnd);
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      if (!length) throw new Error(`answer without content-length: ${head}`);
+      const end = headEnd + 4 + Number(length[1]);
+      if (this.buffered.length < end) return;
+      const answer = { status: Number(head.slice(9, 12)), body: this.buffered.toString("utf8", headEnd + 4, end) };
+      this.buffered = this.buffered.subarray(end);
+      (this.pending.shift() as (answer: Answer) => void)(answer);
+    }
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
+
+function serialise(port: number, body: string): Buffer {
+  const bytes = Buffer.from(body);
+  return Buffer.concat([
+    Buffer.from(
+      `POST /v1/acceptances HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${bytes.length}\r\n\r\n`,
+    ),
+    bytes,
+  ]);
 }
 
 /** CPU seconds (user + system) a process used so far, from /proc (Linux); undefined elsewhere. */
@@ -89,7 +146,7 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, "bench", ".tmp", `relay-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   console.log(
-    `relay bench: ${ACCEPTANCES} acceptances over ${AGREEMENTS} agreements, ${CONCURRENCY} connections, relay ${
+    `relay bench: ${ACCEPTANCES} acceptances over ${AGREEMENTS} agreements, ${CONCURRENCY} in flight over ${CONNECTIONS} connections, relay ${
       process.env.BENCH_STANDALONE === "1" ? "standalone (scripts/relay/main.ts)" : "as the Hardhat task"
     } (logs in ${dir})`,
   );
@@ -117,40 +174,60 @@ async function main(): Promise<void> {
       queues[i].push(await signJson(fx, i % 2 ? fx.grantee : fx.owner, a.id, BigInt(round) * 1_000_000n + BigInt(i)));
     }
   }
-  const bodies = queues.map((q) => q.map((b) => JSON.stringify(b)));
+  const requests = queues.map((q) => q.map((b) => serialise(relay.port, JSON.stringify(b))));
 
-  // Each worker owns some agreements and sends their acceptances in order (totals only rise).
-  const url = new URL(relay.url);
+  // Each connection owns some agreements; an agreement has at most one request in flight, so its totals arrive in
+  // order; each connection keeps up to CONCURRENCY / CONNECTIONS requests in flight, pipelined.
   let accepted = 0;
   const rejected = new Map<string, number>();
   const loadBefore = loadavg()[0];
-  const cpuBefore = cpuSeconds(relay.process.pid);
-  const started = performance.now();
-  let lastAccepted = started;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      const mine = bodies.filter((_, i) => i % CONCURRENCY === worker);
-      for (let round = 0; round < perAgreement; round++) {
-        for (const list of mine) {
-          const body = list[round];
-          if (body === undefined) continue;
-          const response = await postRaw(url, body);
-          if (response.status === 202) {
-            accepted++;
-            lastAccepted = performance.now();
-          } else {
-            const code =
-              (JSON.parse(response.text) as { error?: { code?: string } }).error?.code ?? String(response.status);
-            rejected.set(code, (rejected.get(code) ?? 0) + 1);
-          }
+  const connections: PipelinedConnection[] = [];
+  const depth = Math.max(1, Math.floor(CONCURRENCY / CONNECTIONS));
+  let started = 0;
+  let lastAccepted = 0;
+  let cpuBefore: { relay?: number; node?: number; bench: NodeJS.CpuUsage } | undefined;
+  await new Promise<void>((resolve, reject) => {
+    let open = 0;
+    for (let c = 0; c < CONNECTIONS; c++) {
+      const conn = new PipelinedConnection(relay.port, reject);
+      connections.push(conn);
+      const ready = requests.map((_, i) => i).filter((i) => i % CONNECTIONS === c);
+      const sent = new Map<number, number>(ready.map((i) => [i, 0]));
+      open += ready.length > 0 ? 1 : 0;
+      const fill = () => {
+        while (conn.inFlight < depth && ready.length > 0) {
+          const agreement = ready.shift() as number;
+          const round = sent.get(agreement) as number;
+          sent.set(agreement, round + 1);
+          conn.send(requests[agreement][round], (answer) => {
+            if (answer.status === 202) {
+              accepted++;
+              lastAccepted = performance.now();
+            } else {
+              const code =
+                (JSON.parse(answer.body) as { error?: { code?: string } }).error?.code ?? String(answer.status);
+              rejected.set(code, (rejected.get(code) ?? 0) + 1);
+            }
+            if (round + 1 < requests[agreement].length) ready.push(agreement);
+            fill();
+            if (conn.inFlight === 0 && ready.length === 0 && --open === 0) resolve();
+          });
         }
-      }
-    }),
-  );
+      };
+      setImmediate(fill);
+    }
+    if (open === 0) resolve();
+    cpuBefore = { relay: cpuSeconds(relay.process.pid), node: cpuSeconds(node.process.pid), bench: process.cpuUsage() };
+    started = performance.now();
+  });
+  for (const conn of connections) conn.close();
   const acceptSeconds = (lastAccepted - started) / 1000;
-  const cpuAfter = cpuSeconds(relay.process.pid);
-  const relayCpuUs =
-    cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1e6) / accepted : undefined;
+  const benchCpu = process.cpuUsage(cpuBefore?.bench);
+  const usPer = (before: number | undefined, after: number | undefined) =>
+    before !== undefined && after !== undefined ? ((after - before) * 1e6) / accepted : undefined;
+  const relayCpuUs = usPer(cpuBefore?.relay, cpuSeconds(relay.process.pid));
+  const nodeCpuUs = usPer(cpuBefore?.node, cpuSeconds(node.process.pid));
+  const benchCpuUs = (benchCpu.user + benchCpu.system) / accepted;
 
   // Until nothing is queued or submitted.
   for (;;) {
@@ -192,6 +269,8 @@ async function main(): Promise<void> {
     ["time to accept all (s)", acceptSeconds.toFixed(2), ""],
     ["relay CPU per accepted acceptance (us)", relayCpuUs === undefined ? "-" : relayCpuUs.toFixed(0), ""],
     ["=> acceptances/s per fully used core", relayCpuUs === undefined ? "-" : (1e6 / relayCpuUs).toFixed(0), ""],
+    ["hardhat node CPU meanwhile, per acceptance (us)", nodeCpuUs === undefined ? "-" : nodeCpuUs.toFixed(0), ""],
+    ["load generator CPU per acceptance (us)", benchCpuUs.toFixed(0), ""],
     ["machine: cores / load average at start", `${cpus().length} / ${loadBefore.toFixed(1)}`, ""],
     [
       "settled after the last 202 (s)",
@@ -213,7 +292,6 @@ async function main(): Promise<void> {
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log("");
   for (const [name, value, verdict] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(14)}  ${verdict}`);
-  agent.destroy();
   process.exit(rows.some((r) => r[2].startsWith("MISSED")) ? 1 : 0);
 }
 

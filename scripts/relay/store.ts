@@ -1,3 +1,6 @@
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync } from "node:fs";
+import path from "node:path";
+
 import Database from "better-sqlite3";
 
 import { armCrashPoints, crashPoint } from "./faults";
@@ -6,6 +9,20 @@ import { armCrashPoints, crashPoint } from "./faults";
  * The relay's durable state in one embedded SQLite file (WAL mode). Everything the relay answered 202 for is in
  * here before the answer leaves; batches record their transaction hashes before broadcast, so a restart can tell
  * what reached the chain. Writes from the HTTP path are group-committed: one transaction per event-loop turn.
+ *
+ * Durability ("FULL", the default) is SQLite's `synchronous = FULL` in WAL mode, with the WAL flush moved out of
+ * the event loop: SQLite runs with `synchronous = NORMAL` (a commit is written to the WAL file, not flushed) and the
+ * store itself calls fdatasync on the WAL file, the call SQLite makes at each FULL commit:
+ *
+ * - HTTP inserts: the commit is written synchronously, then one asynchronous fdatasync (libuv thread pool) covers
+ *   every commit written before it started; only then do the requests' promises resolve (and the 202s leave).
+ *   Commits written while a flush is running wait for the next one, so flushes are group commits too.
+ * - Everything else (batches, transaction hashes, outcomes, the deployment binding) flushes synchronously right
+ *   after its commit, before the relay acts on it (e.g. before a transaction is broadcast), as FULL would.
+ *
+ * So a 202 is only sent once the row is on stable storage: it survives kill -9 (the WAL write alone does) and power
+ * loss (the flush). Checkpoints keep SQLite's own ordering (it flushes the WAL before copying pages into the main
+ * file). "NORMAL" skips the explicit flushes: it survives a process crash, not a power loss.
  */
 
 export type AcceptanceStatus = "queued" | "submitted" | "settled" | "superseded" | "failed";
@@ -122,6 +139,24 @@ CREATE TABLE IF NOT EXISTS batch_txs (
 CREATE INDEX IF NOT EXISTS batch_txs_batch ON batch_txs (batch_id);
 `;
 
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Makes a newly created file's directory entry durable (as SQLite does for a new WAL); best effort. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fdatasyncSync(fd);
+  } catch {
+    // Not supported on every platform (Windows); the file itself is still flushed.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 function agreementKey(poolId: string, agreementId: string): string {
   return `${poolId}:${agreementId}`;
 }
@@ -155,7 +190,8 @@ function fromRow(row: AcceptanceRow): StoredAcceptance {
 }
 
 export interface StoreOptions {
-  /** SQLite `synchronous`: FULL (default) survives power loss, NORMAL survives a process crash only. */
+  /** FULL (default): every commit is flushed to disk before it is acted on (survives power loss); NORMAL: written
+   * to the WAL, not flushed (survives a process crash only). See the comment at the top of this file. */
   synchronous?: "FULL" | "NORMAL";
   /** How long an insert waits for others to share its commit (ms; default 0: until the next event-loop turn). */
   commitWindowMs?: number;
@@ -170,8 +206,18 @@ export class RelayStore {
   private readonly settledMax = new Map<string, bigint>();
   /** Inserts waiting for the next group commit, by id. */
   private readonly buffer = new Map<string, { item: NewAcceptance; receivedAt: number }>();
-  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Promises waiting for the next group commit (and then its flush to disk). */
+  private waiters: Waiter[] = [];
   private flushScheduled = false;
+  /** Committed inserts whose WAL frames may not be on disk yet, by id (committed(id) waits for them). */
+  private readonly unsynced = new Set<string>();
+  /** Written commits waiting for the next fdatasync to start. */
+  private nextSync: { waiters: Waiter[]; ids: string[] } = { waiters: [], ids: [] };
+  /** The fdatasync in flight, if any. */
+  private syncing: { waiters: Waiter[]; ids: string[] } | undefined;
+  /** The WAL file, flushed explicitly (undefined: SQLite flushes itself, or NORMAL). */
+  private walFd: number | undefined;
+  private closed = false;
   private readonly listeners: (() => void)[] = [];
   private readonly supersededListeners: ((count: number) => void)[] = [];
 
@@ -184,9 +230,22 @@ export class RelayStore {
     this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    const full = (options.synchronous ?? "FULL") === "FULL";
+    if (!full) this.db.pragma("synchronous = NORMAL");
+    else if (this.db.pragma("journal_mode", { simple: true }) === "wal") {
+      // FULL with the WAL flush done here, off the event loop for HTTP inserts (see the top of this file). The
+      // WAL exists once the schema statement ran; if it cannot be opened SQLite keeps flushing it itself.
+      try {
+        this.walFd = openSync(`${file}-wal`, "r");
+        syncDirectory(path.dirname(path.resolve(file)));
+        this.db.pragma("synchronous = NORMAL");
+      } catch {
+        this.walFd = undefined;
+      }
+    }
     this.stmts = this.prepare();
     for (const row of this.stmts.pendingTotals.all() as {
       pool_id: string;
@@ -290,8 +349,10 @@ export class RelayStore {
       ["contract", contract.toLowerCase()],
     ] as const) {
       const row = this.stmts.getMeta.get(key) as { value: string } | undefined;
-      if (row === undefined) this.stmts.setMeta.run(key, value);
-      else if (row.value !== value) {
+      if (row === undefined) {
+        this.stmts.setMeta.run(key, value);
+        this.syncNow();
+      } else if (row.value !== value) {
         throw new Error(`database ${this.file} belongs to ${key} ${row.value}, not ${value}; use another --db file`);
       }
     }
@@ -309,10 +370,17 @@ export class RelayStore {
 
   // ---------------------------------------------------------------- HTTP side
 
-  /** Resolves once the acceptance is on disk (at once unless it waits in the group-commit buffer). */
+  /** Resolves once the acceptance is on disk (at once unless it waits for the group commit or its flush). */
   committed(id: string): Promise<void> {
-    if (!this.buffer.has(id)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.buffer.has(id)) return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.unsynced.has(id)) {
+      // Committed, flush pending: the next fdatasync to start covers it.
+      return new Promise<void>((resolve, reject) => {
+        this.nextSync.waiters.push({ resolve, reject });
+        this.startSync();
+      });
+    }
+    return Promise.resolve();
   }
 
   /** Whether an acceptance with this id is known (committed or waiting for the next commit). */
@@ -362,7 +430,10 @@ export class RelayStore {
     return done;
   }
 
-  /** Commits everything buffered in one transaction (group commit). */
+  /**
+   * Commits everything buffered in one transaction (group commit); its promises resolve once the commit is flushed
+   * to disk (asynchronously, see the top of this file).
+   */
   flush(): void {
     this.flushScheduled = false;
     if (this.buffer.size === 0) return;
@@ -374,8 +445,14 @@ export class RelayStore {
       this.db.transaction(() => {
         for (const { item, receivedAt } of entries) {
           this.stmts.insert.run({
-            ...item,
+            id: item.id,
+            poolId: item.poolId,
+            agreementId: item.agreementId,
+            debitNoteId: item.debitNoteId,
             totalAccepted: item.totalAccepted.toString(),
+            deadline: item.deadline,
+            signer: item.signer,
+            signature: item.signature,
             receivedAt,
           });
           superseded += this.stmts.supersedeQueued.run({
@@ -392,10 +469,80 @@ export class RelayStore {
       return;
     }
     this.buffer.clear();
+    if (superseded > 0) for (const listener of this.supersededListeners) listener(superseded);
+    if (this.walFd === undefined) {
+      this.persisted(waiters);
+      return;
+    }
+    for (const { item } of entries) {
+      this.unsynced.add(item.id);
+      this.nextSync.ids.push(item.id);
+    }
+    for (const waiter of waiters) this.nextSync.waiters.push(waiter);
+    this.startSync();
+  }
+
+  /** Starts an fdatasync of the WAL for the commits written so far, unless one is running (then it runs next). */
+  private startSync(): void {
+    if (this.syncing || !this.walStillOurs()) return;
+    const batch = this.nextSync;
+    if (batch.waiters.length === 0 && batch.ids.length === 0) return;
+    this.nextSync = { waiters: [], ids: [] };
+    this.syncing = batch;
+    const fd = this.walFd as number;
+    fdatasync(fd, (error) => {
+      this.syncing = undefined;
+      if (fd !== this.walFd) closeSync(fd); // given up on in the meantime (see walStillOurs)
+      for (const id of batch.ids) this.unsynced.delete(id);
+      if (error) {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      } else {
+        this.persisted(batch.waiters);
+      }
+      if (this.closed) this.closeWal();
+      else this.startSync();
+    });
+  }
+
+  /** Inserts are on disk: the 202s may leave, and the submitter may look at them. */
+  private persisted(waiters: Waiter[]): void {
     crashPoint("after-persist");
     for (const waiter of waiters) waiter.resolve();
-    if (superseded > 0) for (const listener of this.supersededListeners) listener(superseded);
     for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * Flushes the WAL now, synchronously (after the submitter's commits, as SQLite's FULL does at each commit). This
+   * also covers every insert committed so far; their promises resolve when the asynchronous flush reports back.
+   */
+  private syncNow(): void {
+    if (this.walStillOurs()) fdatasyncSync(this.walFd as number);
+  }
+
+  /**
+   * Whether the open WAL file is still the database's. SQLite only deletes the WAL when the last connection
+   * closes, so this holds while the store is open; if it ever did not, SQLite goes back to flushing by itself.
+   */
+  private walStillOurs(): boolean {
+    if (this.walFd === undefined) return false;
+    if (fstatSync(this.walFd).nlink > 0) return true;
+    this.db.pragma("synchronous = FULL");
+    fdatasyncSync(this.walFd);
+    const fd = this.walFd;
+    this.walFd = undefined;
+    if (!this.syncing) closeSync(fd);
+    // Everything committed so far was in that file and is flushed now.
+    const waiting = this.nextSync;
+    this.nextSync = { waiters: [], ids: [] };
+    for (const id of waiting.ids) this.unsynced.delete(id);
+    this.persisted(waiting.waiters);
+    return false;
+  }
+
+  private closeWal(): void {
+    if (this.walFd === undefined || this.syncing) return;
+    closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   private bufferedView(item: NewAcceptance, receivedAt: number): StoredAcceptance {
@@ -460,11 +607,13 @@ export class RelayStore {
 
   /** Opens a batch and moves its items to `submitted`, atomically. */
   createBatch(items: readonly StoredAcceptance[], fromBlock: number, now: number = Date.now()): number {
-    return this.db.transaction(() => {
+    const batchId = this.db.transaction(() => {
       const id = Number(this.stmts.createBatch.run(now, fromBlock).lastInsertRowid);
       for (const item of items) this.stmts.markSubmitted.run(id, now, item.id);
       return id;
     })();
+    this.syncNow();
+    return batchId;
   }
 
   /** Records a transaction of a batch; called before the transaction is broadcast. */
@@ -473,6 +622,7 @@ export class RelayStore {
       this.stmts.recordTx.run(txHash, batchId, nonce, raw, now);
       this.stmts.setItemTx.run(txHash, now, batchId);
     })();
+    this.syncNow(); // on disk before the broadcast
   }
 
   openBatches(): OpenBatch[] {
@@ -537,6 +687,7 @@ export class RelayStore {
       }
       this.stmts.closeBatch.run(now, gasUsed === null ? null : gasUsed.toString(), result, batchId);
     })();
+    this.syncNow();
     for (const [poolId, agreementId] of touched.values()) this.refreshPending(poolId, agreementId);
     if (counts.retried > 0) for (const listener of this.listeners) listener();
     return counts;
@@ -546,6 +697,7 @@ export class RelayStore {
   failQueued(id: string, reason: string, now: number = Date.now()): void {
     const item = this.get(id);
     this.stmts.fail.run(null, reason, now, id);
+    this.syncNow();
     if (item) this.refreshPending(item.poolId, item.agreementId);
   }
 
@@ -570,6 +722,9 @@ export class RelayStore {
 
   close(): void {
     this.flush();
+    this.syncNow();
+    this.closed = true;
+    this.closeWal(); // or once the flush in flight reports back
     this.db.close();
   }
 }

@@ -59,14 +59,30 @@ export function requireBytes32(value: unknown, field: string): string {
   return value.toLowerCase();
 }
 
+/**
+ * Checksummed forms of recently checked addresses, by input string. The checksum is a keccak in JavaScript (tens of
+ * microseconds); a relay sees the same few signers and contracts on every request. Only valid inputs are kept, and
+ * the result is a pure function of the input, so the memo changes nothing but the time taken.
+ */
+const CHECKSUMMED = new Map<string, string>();
+const CHECKSUMMED_MAX = 4_096;
+
 /** Checks an address (any case; a mixed-case one must have a valid checksum) and returns it checksummed. */
 export function requireAddress(value: unknown, field: string): string {
+  if (typeof value === "string") {
+    const known = CHECKSUMMED.get(value);
+    if (known !== undefined) return known;
+  }
   if (typeof value !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(value)) {
     throw new DripFeedError("INVALID_FIELD", `${field} must be a 0x-prefixed 20-byte address`, field);
   }
+  let checksummed: string;
   try {
-    return getAddress(value);
+    checksummed = getAddress(value);
   } catch {
     throw new DripFeedError("INVALID_FIELD", `${field} has a bad checksum (mixed case that does not match)`, field);
   }
+  if (CHECKSUMMED.size >= CHECKSUMMED_MAX) CHECKSUMMED.clear();
+  CHECKSUMMED.set(value, checksummed);
+  return checksummed;
 }

@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import { Signature, Wallet, hexlify, randomBytes } from "ethers";
 
+import { encodeSettleBatch } from "../../scripts/relay/submitter";
 import { AcceptanceHasher, acceptanceId, recoverEcdsa } from "../../scripts/relay/verifier";
+import { DripFeed__factory } from "../../typechain-types";
 import { acceptanceDigest, signAcceptance } from "../../scripts/sdk/acceptance";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -52,5 +54,40 @@ describe("relay: verifier fast paths", function () {
     expect(acceptanceId(digest, signer, sig)).to.equal(acceptanceId(digest, signer, Buffer.from(sig)));
     expect(acceptanceId(digest, signer, sig)).to.not.equal(acceptanceId(digest, signer, Buffer.alloc(65, 2)));
     expect(acceptanceId(digest, signer, sig)).to.match(/^0x[0-9a-f]{64}$/);
+  });
+
+  it("encodes settleBatch calldata exactly as ethers does", function () {
+    const iface = DripFeed__factory.createInterface();
+    const item = (signatureBytes: number, total: bigint, deadline: number) => ({
+      poolId: hexlify(randomBytes(32)),
+      agreementId: hexlify(randomBytes(32)),
+      debitNoteId: hexlify(randomBytes(32)),
+      totalAccepted: total,
+      deadline,
+      signer: Wallet.createRandom().address,
+      signature: hexlify(randomBytes(signatureBytes)),
+    });
+    const cases = [
+      [],
+      [item(65, 1n, 1_900_000_000)],
+      [item(65, (1n << 256n) - 1n, 0), item(1, 0n, 2 ** 53 - 1), item(64, 10n ** 30n, 5), item(2048, 7n, 9)],
+      Array.from({ length: 100 }, (_, i) => item(i % 3 ? 65 : 97, BigInt(i) * 1_000_000n, 1_900_000_000 + i)),
+    ];
+    for (const items of cases) {
+      const expected = iface.encodeFunctionData("settleBatch", [
+        items.map((i) => ({
+          acceptance: {
+            poolId: i.poolId,
+            agreementId: i.agreementId,
+            debitNoteId: i.debitNoteId,
+            totalAccepted: i.totalAccepted,
+            deadline: i.deadline,
+          },
+          signer: i.signer,
+          signature: i.signature,
+        })),
+      ]);
+      expect(encodeSettleBatch(items)).to.equal(expected);
+    }
   });
 });
