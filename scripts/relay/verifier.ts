@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import path from "node:path";
 
 import { TypedDataEncoder, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 
@@ -19,6 +20,7 @@ const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92
 /** Minimal view of the `secp256k1` package's native binding (an optional accelerator; ethers' JS is the fallback). */
 interface NativeSecp256k1 {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: false): Uint8Array;
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
 }
 
 function loadNative(): NativeSecp256k1 | undefined {
@@ -34,16 +36,37 @@ function loadNative(): NativeSecp256k1 | undefined {
 
 const native = loadNative();
 
-/** The `keccak` package's native binding: same optional-accelerator story as libsecp256k1. */
-type NativeKeccak = (algorithm: "keccak256") => { update(data: Buffer): { digest(): Buffer } };
+/**
+ * The `keccak` package's native sponge: same optional-accelerator story as libsecp256k1. Used directly, one state
+ * reused for every hash (the package's own API wraps each hash in a new stream object, which cost more than the
+ * hashing itself).
+ */
+interface NativeKeccakState {
+  initialize(rate: number, capacity: number): void;
+  absorb(data: Buffer): void;
+  absorbLastFewBits(bits: number): void;
+  squeeze(length: number): Buffer;
+}
 
-function loadKeccak(): NativeKeccak | undefined {
+function loadKeccak(): ((data: Buffer) => Buffer) | undefined {
   if (process.env.DRIPFEED_RELAY_PURE_JS === "1") return undefined;
   try {
+    const dir = path.dirname(require.resolve("keccak/package.json"));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const create = require("keccak/bindings") as NativeKeccak;
-    const probe = create("keccak256").update(Buffer.alloc(0)).digest().toString("hex");
-    return probe === keccak256(new Uint8Array(0)).slice(2) ? create : undefined;
+    const load = require(require.resolve("node-gyp-build", { paths: [dir] })) as (
+      dir: string,
+    ) => new () => NativeKeccakState;
+    const state = new (load(dir))();
+    const hash = (data: Buffer): Buffer => {
+      state.initialize(1088, 512); // keccak256: rate 1088 bits, capacity 512, suffix 0x01
+      state.absorb(data);
+      state.absorbLastFewBits(0x01);
+      return state.squeeze(32);
+    };
+    for (const probe of [new Uint8Array(0), new Uint8Array(200).fill(7)]) {
+      if (`0x${hash(Buffer.from(probe)).toString("hex")}` !== keccak256(probe)) return undefined;
+    }
+    return hash;
   } catch {
     return undefined;
   }
@@ -54,8 +77,7 @@ const nativeKeccak = loadKeccak();
 /** keccak256 to bytes: native when available (several per request, the JS one dominates the profile). */
 export function keccak(data: Uint8Array): Buffer {
   if (!nativeKeccak) return hexBytes(keccak256(data));
-  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return nativeKeccak("keccak256").update(buffer).digest();
+  return nativeKeccak(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }
 
 /** Which crypto implementations are in use (logged at start). */
@@ -90,37 +112,64 @@ export function recoverEcdsa(digest: Buffer, signature: Buffer): string | undefi
   }
 }
 
+/**
+ * Signs a 32-byte digest with libsecp256k1 (RFC 6979 nonce, low s: the same signature ethers computes), or
+ * undefined when the native library is not there (callers fall back to ethers).
+ */
+export function signDigestNative(
+  digest: Buffer,
+  privateKey: Buffer,
+): { r: Buffer; s: Buffer; yParity: number } | undefined {
+  if (!native) return undefined;
+  const { signature, recid } = native.ecdsaSign(digest, privateKey);
+  const bytes = Buffer.from(signature);
+  return { r: bytes.subarray(0, 32), s: bytes.subarray(32, 64), yParity: recid };
+}
+
 /** EIP-712 hashing for one domain, with the domain separator and type hash computed once. */
 export class AcceptanceHasher {
-  private readonly prefix: Buffer;
-  private readonly typeHash: Buffer;
+  /** typeHash ‖ poolId ‖ agreementId ‖ debitNoteId ‖ totalAccepted ‖ deadline, rewritten for each digest. */
+  private readonly struct = Buffer.alloc(6 * 32);
+  /** 0x19 0x01 ‖ domain separator ‖ struct hash, likewise. */
+  private readonly message = Buffer.alloc(2 + 32 + 32);
 
   constructor(chainId: bigint, verifyingContract: string) {
     const separator = TypedDataEncoder.hashDomain(typedDataDomain({ chainId, verifyingContract }));
-    this.prefix = Buffer.concat([Buffer.from([0x19, 0x01]), hexBytes(separator)]);
-    this.typeHash = hexBytes(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)));
+    this.message.set([0x19, 0x01]);
+    this.message.write(separator.slice(2), 2, "hex");
+    this.struct.write(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)).slice(2), 0, "hex");
   }
 
-  /** The EIP-712 digest (equals `acceptanceDigest` of the SDK and of the contract). */
+  /** The EIP-712 digest (equals `acceptanceDigest` of the SDK and of the contract); a new buffer each time. */
   digest(a: SignedAcceptance): Buffer {
-    const struct = Buffer.concat([
-      this.typeHash,
-      hexBytes(a.poolId),
-      hexBytes(a.agreementId),
-      hexBytes(a.debitNoteId),
-      word(a.totalAccepted),
-      word(a.deadline),
-    ]);
-    return keccak(Buffer.concat([this.prefix, keccak(struct)]));
+    const struct = this.struct;
+    writeBytes32(struct, 32, a.poolId);
+    writeBytes32(struct, 64, a.agreementId);
+    writeBytes32(struct, 96, a.debitNoteId);
+    writeUint256(struct, 128, a.totalAccepted);
+    writeUint256(struct, 160, a.deadline);
+    keccak(struct).copy(this.message, 34);
+    return Buffer.from(keccak(this.message));
   }
+}
+
+/** A 0x-prefixed 32-byte hex value (checked by the parser) into out[offset, offset + 32). */
+function writeBytes32(out: Buffer, offset: number, hex: string): void {
+  if (hex.length !== 66 || out.write(hex.slice(2), offset, 32, "hex") !== 32) {
+    throw new DripFeedError("INVALID_FIELD", `not a 32-byte hex value: ${hex}`);
+  }
+}
+
+/** A uint256 as a big-endian word into out[offset, offset + 32). */
+function writeUint256(out: Buffer, offset: number, value: bigint): void {
+  if (value < 0n || value >> 256n !== 0n) throw new DripFeedError("INVALID_FIELD", `not a uint256: ${value}`);
+  const hex = value.toString(16);
+  out.fill(0, offset, offset + 32);
+  out.write(hex.length % 2 ? `0${hex}` : hex, offset + 32 - Math.ceil(hex.length / 2), "hex");
 }
 
 function hexBytes(hex: string): Buffer {
   return Buffer.from(hex.slice(2), "hex");
-}
-
-function word(value: bigint): Buffer {
-  return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
 }
 
 /**
@@ -171,9 +220,9 @@ export class Verifier {
     const digest = this.hasher.digest(signed);
     const signature = hexBytes(signed.signature);
     const id = acceptanceId(digest, signed.signer, signature);
-    const existing = this.store.get(id);
-    if (existing) {
+    if (this.store.has(id)) {
       // An exact resubmission: answer only once the first copy is on disk, like the 202 it got.
+      const existing = this.store.get(id) as StoredAcceptance;
       await this.store.committed(id);
       return { kind: "duplicate", existing };
     }

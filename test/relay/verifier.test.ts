@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { Signature, Wallet, hexlify, randomBytes } from "ethers";
+import { Signature, Transaction, Wallet, hexlify, randomBytes } from "ethers";
 
-import { encodeSettleBatch } from "../../scripts/relay/submitter";
+import { encodeSettleBatch, signEip1559 } from "../../scripts/relay/submitter";
 import { AcceptanceHasher, acceptanceId, recoverEcdsa } from "../../scripts/relay/verifier";
 import { DripFeed__factory } from "../../typechain-types";
 import { acceptanceDigest, signAcceptance } from "../../scripts/sdk/acceptance";
@@ -88,6 +88,31 @@ describe("relay: verifier fast paths", function () {
         })),
       ]);
       expect(encodeSettleBatch(items)).to.equal(expected);
+    }
+  });
+
+  it("signs settleBatch transactions exactly as ethers' Wallet does", async function () {
+    for (const [nonce, fee, gas, dataBytes] of [
+      [0, 1n, 21_000n, 0],
+      [1, 875_000_000n, 3_456_789n, 4],
+      [127, 10n ** 18n, 30_000_000n, 55],
+      [128, 2n ** 64n, 1n, 30_000],
+    ] as const) {
+      const wallet = Wallet.createRandom();
+      const fields = {
+        chainId: nonce % 2 ? 31337n : 1n,
+        nonce,
+        maxPriorityFeePerGas: fee / 2n,
+        maxFeePerGas: fee,
+        gasLimit: gas,
+        to: Wallet.createRandom().address,
+        data: hexlify(randomBytes(dataBytes)),
+      };
+      const expected = await wallet.signTransaction({ ...fields, type: 2 });
+      const signed = signEip1559(fields, wallet.privateKey);
+      if (!signed) this.skip(); // no libsecp256k1: the relay uses ethers' signer
+      expect(signed.raw).to.equal(expected);
+      expect(signed.hash).to.equal(Transaction.from(expected).hash);
     }
   });
 });
