@@ -576,13 +576,16 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         unchecked {
             locked = lockedBefore + amount;
         }
-        if (locked > balance) revert InsufficientFreeBalance(balance - lockedBefore, amount);
         if (msg.sender != owner) {
+            // A grantee's bucket first: it bounds what the grantee may lock at all.
             GrantRecord storage grant = _grants[poolId][msg.sender];
             uint256 available = _allowanceNow(grant);
             if (amount > available) revert AllowanceExceeded(available, amount);
+            if (locked > balance) revert InsufficientFreeBalance(balance - lockedBefore, amount);
             grant.level = uint128(available - amount);
             grant.refilledAt = uint40(block.timestamp);
+        } else if (locked > balance) {
+            revert InsufficientFreeBalance(balance - lockedBefore, amount);
         }
         pool.locked = uint128(locked);
     }
@@ -640,8 +643,8 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         bytes calldata signature,
         Settlement memory s
     ) internal returns (uint256 paid, bytes4 failure) {
-        // Check: still valid, an agreement that can be paid, an authorized signer and a valid signature.
-        if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
+        // Check, in the SPEC's order: an agreement that can be paid, a deadline not passed, an authorized signer and
+        // a valid signature.
         bytes32 poolId = acceptance.poolId;
         AgreementRecord storage a = _agreements[poolId][acceptance.agreementId];
         {
@@ -652,6 +655,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             s.hasCap = a.hasCap;
             if (status == Status.None) return (0, AgreementNotFound.selector);
             if (status == Status.Released) return (0, AgreementNotActive.selector);
+            if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
             s.elapsed = _elapsed(a, status, startedAt);
         }
         if (poolId != s.poolId) {

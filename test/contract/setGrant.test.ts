@@ -211,6 +211,24 @@ describe("setGrant / grantOf", () => {
       expect(await allowanceAt(f, f.t0 + 100n * 3600n)).to.equal(ALLOWANCE);
     });
 
+    it("reverts AllowanceExceeded before InsufficientFreeBalance when a grantee is short of both", async () => {
+      const f = await bucketFixture();
+      const pool = await f.dripFeed.getPool(f.poolId);
+      const tooMuch = pool.balance - pool.locked + 1n;
+      expect(tooMuch).to.be.gt(f.bucket.available(f.t0 + 1n));
+      await atTime(f.t0 + 1n);
+      await expect(
+        f.dripFeed
+          .connect(f.fx.grantee)
+          .openAgreement(
+            f.poolId,
+            agreementIdOf("g0"),
+            f.fx.providers[1].address,
+            termsStruct(terms({ budget: tooMuch })),
+          ),
+      ).to.be.revertedWithCustomError(f.dripFeed, "AllowanceExceeded");
+    });
+
     it("reverts AllowanceExceeded when the bucket holds too little, for openAgreement and increaseBudget", async () => {
       const f = await bucketFixture();
       const a = await openAgreement(f.fx, f.poolId, {

@@ -80,6 +80,16 @@ describe("settle", () => {
       const s = await signTotal(fx.owner, fx.domain, poolId, id, GLM);
       await expect(dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(dripFeed, "AgreementNotActive");
     });
+
+    it("reverts AgreementNotActive, not SignatureExpired, when the deadline has passed too (the SPEC's order)", async () => {
+      const { fx, poolId, id, dripFeed } = await fixture();
+      const deadline = (await now()) + 10n;
+      const s = await signTotal(fx.owner, fx.domain, poolId, id, GLM, { deadline });
+      await dripFeed.connect(fx.providers[0]).terminate(poolId, id);
+      await dripFeed.release(poolId, id);
+      await atTime(deadline + 1n);
+      await expect(dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(dripFeed, "AgreementNotActive");
+    });
   });
 
   describe("when the signer may not accept for the pool", () => {

@@ -188,14 +188,17 @@ function payOut(m: ModelState, pool: PoolM, provider: number, amount: bigint): v
 
 /** Locks `amount` of free balance, spending the sender's bucket unless it is the owner. */
 function lock(pool: PoolM, sender: number, amount: bigint, now: number): string | undefined {
-  if (pool.locked + amount > pool.balance) return "InsufficientFreeBalance";
+  // A grantee's bucket is checked before the free balance (the SPEC's order: the bucket bounds what it may lock).
   if (sender !== pool.owner) {
     const g = pool.grants.get(sender);
     if (g === undefined) return "NotAuthorized";
     const available = allowanceNow(g, now);
     if (amount > available) return "AllowanceExceeded";
+    if (pool.locked + amount > pool.balance) return "InsufficientFreeBalance";
     g.level = available - amount;
     g.refilledAt = now;
+  } else if (pool.locked + amount > pool.balance) {
+    return "InsufficientFreeBalance";
   }
   pool.locked += amount;
   return undefined;
@@ -214,11 +217,11 @@ function validateTerms(t: TermsM, provider: number, owner: number): string | und
 /** One acceptance; returns the error name or undefined on success (state updated). */
 function settleOne(m: ModelState, item: AcceptanceC): string | undefined {
   const now = m.now;
-  if (item.deadline < now) return "SignatureExpired";
   const pool = m.pools.get(poolKey(item.pool));
   const a = pool?.agreements.get(item.agreement);
   if (pool === undefined || a === undefined) return "AgreementNotFound";
   if (a.status === Status.Released) return "AgreementNotActive";
+  if (item.deadline < now) return "SignatureExpired";
   const authorized = item.signer === pool.owner || hasValidGrant(pool, item.signer, ACCEPT, now);
   if (!authorized || item.forgedBy !== undefined) return "InvalidSignature";
   const signed = min(item.totalAccepted, UINT128_MAX);
