@@ -346,11 +346,13 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
     /// @inheritdoc IDripFeed
     function release(bytes32 poolId, bytes32 agreementId) external nonReentrant {
-        // Check: terminated, and the claim window has passed unless the provider itself terminated.
+        // Check: terminated, and the claim window has passed unless the provider itself terminated. An active
+        // agreement's window has not even started: it reports `ClaimWindowOpen` with no end yet.
         AgreementRecord storage a = _agreements[poolId][agreementId];
         Status status = a.status;
         if (status == Status.None) revert AgreementNotFound();
-        if (status != Status.Terminated) revert AgreementNotActive();
+        if (status == Status.Active) revert ClaimWindowOpen(type(uint256).max);
+        if (status == Status.Released) revert AgreementNotActive();
         if (!a.terminatedByProvider) {
             uint256 windowEnd = uint256(a.terminatedAt) + a.paymentTimeout;
             // The SPEC's window end is inclusive.

@@ -96,7 +96,8 @@ interface IDripFeed {
     error AgreementNotFound();
     /// @notice The agreement is not in a state that allows this (e.g. terminated, or released).
     error AgreementNotActive();
-    /// @notice The claim window is still open until `endsAt` (inclusive).
+    /// @notice The claim window is still open until `endsAt` (inclusive); `type(uint256).max` while the agreement is
+    /// still active (its window starts only at termination).
     error ClaimWindowOpen(uint256 endsAt);
     /// @notice The acceptance's deadline has passed.
     error SignatureExpired();
@@ -221,8 +222,8 @@ interface IDripFeed {
 
     /// @notice Returns `budget - paid` of a terminated agreement to the pool's free balance, once the claim window
     /// has passed (at once if the provider terminated). Anyone may call.
-    /// @dev Reverts `AgreementNotFound`, `AgreementNotActive` (not terminated, or already released),
-    /// `ClaimWindowOpen`.
+    /// @dev Reverts `AgreementNotFound`, `AgreementNotActive` (already released), `ClaimWindowOpen` (still active, or
+    /// terminated by the owner or a grantee less than `paymentTimeout` seconds ago).
     /// @param poolId The pool.
     /// @param agreementId The agreement.
     function release(bytes32 poolId, bytes32 agreementId) external;

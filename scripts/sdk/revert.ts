@@ -1,4 +1,4 @@
-import { type ErrorDescription, Interface, isError, isHexString } from "ethers";
+import { type ErrorDescription, Interface, isError, isHexString, MaxUint256 } from "ethers";
 
 import { DripFeed__factory, IERC20Errors__factory } from "../../typechain-types";
 import { type DripFeedErrorCode, DripFeedError, isDripFeedError } from "./errors";
@@ -69,8 +69,11 @@ function findRevertData(error: unknown, depth = 0): string | undefined {
 
 function describe(parsed: ErrorDescription): string {
   const args = parsed.fragment.inputs.map((input, i) => `${input.name || i}=${String(parsed.args[i])}`);
-  const detail =
-    parsed.name === "InvalidTerms" ? ` (${TERMS_REASONS[String(parsed.args[0])] ?? "unknown reason"})` : "";
+  let detail = "";
+  if (parsed.name === "InvalidTerms") detail = ` (${TERMS_REASONS[String(parsed.args[0])] ?? "unknown reason"})`;
+  if (parsed.name === "ClaimWindowOpen" && parsed.args[0] === MaxUint256) {
+    detail = " (the agreement is still active: terminate it first)";
+  }
   return `${parsed.name}(${args.join(", ")})${detail}`;
 }
 

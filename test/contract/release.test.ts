@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { MaxUint256 } from "ethers";
 
 import {
   GLM,
@@ -40,9 +41,11 @@ describe("release", () => {
   });
 
   describe("when the agreement is still active", () => {
-    it("reverts AgreementNotActive", async () => {
+    it("reverts ClaimWindowOpen with no end yet (the window starts at termination)", async () => {
       const { poolId, id, dripFeed } = await fixture();
-      await expect(dripFeed.release(poolId, id)).to.be.revertedWithCustomError(dripFeed, "AgreementNotActive");
+      await expect(dripFeed.release(poolId, id))
+        .to.be.revertedWithCustomError(dripFeed, "ClaimWindowOpen")
+        .withArgs(MaxUint256);
     });
   });
 

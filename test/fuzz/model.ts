@@ -350,7 +350,8 @@ export function applyOp(m: ModelState, sender: number, op: COp): Outcome {
       const pool = m.pools.get(poolKey(op.pool));
       const a = pool?.agreements.get(op.agreement);
       if (pool === undefined || a === undefined) return fail("AgreementNotFound");
-      if (a.status !== Status.Terminated) return fail("AgreementNotActive");
+      if (a.status === Status.Active) return fail("ClaimWindowOpen");
+      if (a.status === Status.Released) return fail("AgreementNotActive");
       if (!a.terminatedByProvider && now <= a.terminatedAt + a.terms.paymentTimeout) return fail("ClaimWindowOpen");
       pool.locked -= a.terms.budget - a.paid;
       a.status = Status.Released;
