@@ -17,7 +17,8 @@ import { formatRate, parseRate } from "../sdk/rates";
 import { ACCEPT, type Terms } from "../sdk/terms";
 import { SimulatedProvider } from "./provider";
 import { reconcile } from "./reconcile";
-import { AcceptanceQueue, type AcceptanceSubmitter, SettleBatchSubmitter } from "./submitter";
+import { RelaySubmitter } from "./relaySubmitter";
+import { AcceptanceQueue } from "./submitter";
 import { Timeline } from "./timeline";
 
 const INTERVAL = 120;
@@ -154,7 +155,9 @@ async function main(): Promise<void> {
     );
   }
   const supervisor = requestor.withSigner(supervisorKey);
-  const submitter: AcceptanceSubmitter = new SettleBatchSubmitter(requestor.withSigner(keeperKey));
+  // Acceptances reach the chain through a relay (in-process, on a free port), as they would in production.
+  const submitter = await RelaySubmitter.start(hre.ethers.provider, keeperKey, dripFeedAddress);
+  log.at(now, "relay", `listening on ${submitter.url} (settleBatch sent by ${keeperKey.address.slice(0, 10)}…)`);
   const queue = new AcceptanceQueue();
   const balance = (address: string): Promise<bigint> => glm.balanceOf(address);
   const before = new Map<string, bigint>();
@@ -169,7 +172,7 @@ async function main(): Promise<void> {
         ? `${name} failed (${o.failure})`
         : `${name} total ${show(o.totalAccepted)} -> paid ${show(o.paid)}`;
     });
-    log.at((now = await requestor.now()), who, `settleBatch: ${parts.join("; ")}`);
+    log.at((now = await requestor.now()), who, `settleBatch via HTTP: ${parts.join("; ")}`);
   };
 
   log.section(`requestor offline: ${TICKS} debit-note intervals of ${INTERVAL} s`);
@@ -211,7 +214,7 @@ async function main(): Promise<void> {
       );
       p1Active = false;
     }
-    if (tick % 2 === 0) await settlePending("keeper");
+    if (tick % 2 === 0) await settlePending("relay");
     if (tick === P3_CLAIMS_AT || tick === P2_CLAIMS_AT) {
       const a = tick === P3_CLAIMS_AT ? agreements[2] : p2;
       const why =
@@ -222,7 +225,8 @@ async function main(): Promise<void> {
       log.at((now = await requestor.now()), a.name, `claims ${show(paid)} with nobody online (${why})`);
     }
   }
-  await settlePending("keeper");
+  await settlePending("relay");
+  await submitter.close();
 
   // ------------------------------------------------------------------ the requestor comes back
   log.section("requestor back online: stop, wait out the claim window, release, withdraw");

@@ -1,5 +1,4 @@
 import type { SignedAcceptance } from "../sdk/acceptance";
-import type { DripFeedClient } from "../sdk/client";
 
 /** What became of one submitted acceptance. */
 export interface SubmitOutcome {
@@ -10,27 +9,11 @@ export interface SubmitOutcome {
 }
 
 /**
- * The step that puts acceptances on chain. The demo settles them itself with `settleBatch`; the relay
- * (`npx hardhat dripfeed relay`) can take its place by implementing this interface.
+ * The step that puts acceptances on chain. The demo uses `RelaySubmitter` (the real relay over HTTP); anything that
+ * gets them into `settle`/`settleBatch` can take its place.
  */
 export interface AcceptanceSubmitter {
   submit(items: readonly SignedAcceptance[]): Promise<SubmitOutcome[]>;
-}
-
-/** Submits with one `settleBatch` transaction from its client's signer (a keeper: anyone may). */
-export class SettleBatchSubmitter implements AcceptanceSubmitter {
-  constructor(private readonly client: DripFeedClient) {}
-
-  async submit(items: readonly SignedAcceptance[]): Promise<SubmitOutcome[]> {
-    if (items.length === 0) return [];
-    const { items: results } = await this.client.settleBatch(items);
-    return results.map((r, i) => ({
-      agreementId: r.agreementId,
-      totalAccepted: items[i].totalAccepted,
-      paid: r.paid,
-      failure: r.failure,
-    }));
-  }
 }
 
 /**
