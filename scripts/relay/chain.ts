@@ -34,9 +34,13 @@ export interface GrantView {
   validUntil: number;
 }
 
-/** A small TTL cache whose misses share one in-flight load per key. */
+/**
+ * A small TTL cache whose misses share one in-flight load per key. A value is never served older than its TTL; one
+ * that is used in the last quarter of its TTL is reloaded in the background, so keys in steady use do not all
+ * expire together and stall their requests on the RPC (which, on a busy node, waits behind whole batches).
+ */
 export class TtlCache<V> {
-  private readonly values = new Map<string, { value: V; expires: number }>();
+  private readonly values = new Map<string, { value: V; expires: number; refreshAt: number }>();
   private readonly loading = new Map<string, Promise<V>>();
 
   constructor(private readonly maxEntries = 50_000) {}
@@ -44,16 +48,22 @@ export class TtlCache<V> {
   async get(key: string, ttlMs: (value: V) => number, load: () => Promise<V>): Promise<V> {
     const hit = this.values.get(key);
     const now = Date.now();
-    if (hit && hit.expires > now) return hit.value;
-    const inflight = this.loading.get(key);
-    if (inflight) return inflight;
+    if (hit && hit.expires > now) {
+      if (now >= hit.refreshAt && !this.loading.has(key)) this.load(key, ttlMs, load).catch(() => undefined);
+      return hit.value;
+    }
+    return this.loading.get(key) ?? this.load(key, ttlMs, load);
+  }
+
+  private load(key: string, ttlMs: (value: V) => number, load: () => Promise<V>): Promise<V> {
     const promise = load().then(
       (value) => {
         this.loading.delete(key);
         const ttl = ttlMs(value);
         if (ttl > 0) {
           if (this.values.size >= this.maxEntries) this.values.clear();
-          this.values.set(key, { value, expires: Date.now() + ttl });
+          const now = Date.now();
+          this.values.set(key, { value, expires: now + ttl, refreshAt: now + (ttl * 3) / 4 });
         }
         return value;
       },
@@ -78,6 +88,52 @@ export interface ChainReaderOptions {
   grantTtlMs?: number;
 }
 
+/** How long agreement reads wait for others to share their eth_call, and the most per call. */
+const AGREEMENT_BATCH_WAIT_MS = 2;
+const AGREEMENT_BATCH_MAX = 100;
+
+interface QueuedAgreementRead {
+  poolId: string;
+  agreementId: string;
+  resolve: (value: AgreementView) => void;
+  reject: (error: Error) => void;
+}
+
+/** The fields of DripFeed's getAgreement result (a typechain struct or a decoded ethers Result). */
+interface AgreementResult {
+  provider: string;
+  status: bigint;
+  startedAt: bigint;
+  terminatedAt: bigint;
+  terms: {
+    budget: bigint;
+    upfront: bigint;
+    maxRate: bigint;
+    streamRate: bigint;
+    debitNoteInterval: bigint;
+    paymentTimeout: bigint;
+  };
+  paid: bigint;
+  acceptedTotal: bigint;
+}
+
+function agreementView(a: AgreementResult): AgreementView {
+  return {
+    provider: a.provider,
+    status: STATUS_NAMES[Number(a.status)] ?? "None",
+    startedAt: Number(a.startedAt),
+    terminatedAt: Number(a.terminatedAt),
+    budget: a.terms.budget,
+    upfront: a.terms.upfront,
+    maxRate: a.terms.maxRate,
+    streamRate: a.terms.streamRate,
+    debitNoteInterval: Number(a.terms.debitNoteInterval),
+    paymentTimeout: Number(a.terms.paymentTimeout),
+    paid: a.paid,
+    acceptedTotal: a.acceptedTotal,
+  };
+}
+
 const ERC1271_MAGIC = "0x1626ba7e";
 const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 
@@ -87,6 +143,7 @@ export class ChainReader {
   private readonly grants = new TtlCache<GrantView>();
   private readonly agreements = new TtlCache<AgreementView>();
   private readonly codes = new TtlCache<string>();
+  private agreementQueue: QueuedAgreementRead[] = [];
   private clockOffset = 0;
   private clockTimer: NodeJS.Timeout | undefined;
   private readonly agreementTtlMs: number;
@@ -165,29 +222,61 @@ export class ChainReader {
     return this.agreements.get(
       `${poolId}:${agreementId}`,
       (a) => (a.status === "None" ? 1_000 : this.agreementTtlMs),
-      () => this.freshAgreement(poolId, agreementId),
+      () => this.batchedAgreement(poolId, agreementId),
     );
   }
 
   /** The agreement as of the latest block. */
   freshAgreement(poolId: string, agreementId: string): Promise<AgreementView> {
-    return this.rpc(`read agreement ${agreementId}`, async () => {
-      const a = await this.contract.getAgreement(poolId, agreementId);
-      return {
-        provider: a.provider,
-        status: STATUS_NAMES[Number(a.status)] ?? "None",
-        startedAt: Number(a.startedAt),
-        terminatedAt: Number(a.terminatedAt),
-        budget: a.terms.budget,
-        upfront: a.terms.upfront,
-        maxRate: a.terms.maxRate,
-        streamRate: a.terms.streamRate,
-        debitNoteInterval: Number(a.terms.debitNoteInterval),
-        paymentTimeout: Number(a.terms.paymentTimeout),
-        paid: a.paid,
-        acceptedTotal: a.acceptedTotal,
-      };
+    return this.rpc(`read agreement ${agreementId}`, async () =>
+      agreementView(await this.contract.getAgreement(poolId, agreementId)),
+    );
+  }
+
+  /**
+   * The agreement as of the latest block, read together with the other agreements asked for within the same
+   * couple of milliseconds: one `multicall` eth_call instead of one each (a node spends about as long on the call
+   * as on what it reads: on Hardhat, 200 reads cost ~0.4 s of its CPU one by one and ~0.07 s in one multicall).
+   */
+  private batchedAgreement(poolId: string, agreementId: string): Promise<AgreementView> {
+    return new Promise<AgreementView>((resolve, reject) => {
+      this.agreementQueue.push({ poolId, agreementId, resolve, reject });
+      if (this.agreementQueue.length === 1) setTimeout(() => this.readQueuedAgreements(), AGREEMENT_BATCH_WAIT_MS);
     });
+  }
+
+  private readQueuedAgreements(): void {
+    const queue = this.agreementQueue;
+    this.agreementQueue = [];
+    for (let i = 0; i < queue.length; i += AGREEMENT_BATCH_MAX) {
+      const chunk = queue.slice(i, i + AGREEMENT_BATCH_MAX);
+      void this.readAgreements(chunk);
+    }
+  }
+
+  private async readAgreements(chunk: QueuedAgreementRead[]): Promise<void> {
+    if (chunk.length > 1) {
+      const iface = this.contract.interface;
+      let results: string[] | undefined;
+      try {
+        results = await this.contract.multicall.staticCall(
+          chunk.map((q) => iface.encodeFunctionData("getAgreement", [q.poolId, q.agreementId])),
+        );
+      } catch {
+        results = undefined; // e.g. a node that refuses it: read them one by one below, as before
+      }
+      if (results && results.length === chunk.length) {
+        chunk.forEach((q, i) => {
+          try {
+            q.resolve(agreementView(iface.decodeFunctionResult("getAgreement", (results as string[])[i])[0]));
+          } catch {
+            this.freshAgreement(q.poolId, q.agreementId).then(q.resolve, q.reject);
+          }
+        });
+        return;
+      }
+    }
+    for (const q of chunk) this.freshAgreement(q.poolId, q.agreementId).then(q.resolve, q.reject);
   }
 
   forgetAgreement(poolId: string, agreementId: string): void {
