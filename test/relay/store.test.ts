@@ -1,0 +1,75 @@
+import { rmSync } from "node:fs";
+import path from "node:path";
+
+import { expect } from "chai";
+import { hexlify, randomBytes } from "ethers";
+
+import { type NewAcceptance, RelayStore } from "../../scripts/relay/store";
+import { tempDir } from "./helpers";
+
+function item(agreementId: string, total: bigint): NewAcceptance {
+  return {
+    id: hexlify(randomBytes(32)),
+    poolId: `0x${"11".repeat(32)}`,
+    agreementId,
+    debitNoteId: hexlify(randomBytes(32)),
+    totalAccepted: total,
+    deadline: 1_900_000_000,
+    signer: "0x70997970C51812dc3A010C7d01b50e0dfc79C720",
+    signature: hexlify(randomBytes(65)),
+  };
+}
+
+/** The group commit and its flush to disk (off the event loop): promises resolve only once rows are on disk. */
+describe("relay: store group commit", function () {
+  const dir = tempDir("dripfeed-relay-store-");
+
+  after(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const synchronous of ["FULL", "NORMAL"] as const) {
+    it(`resolves every insert once committed and flushed, and a reopened file has them all (${synchronous})`, async function () {
+      const file = path.join(dir, `${synchronous}.sqlite`);
+      const store = new RelayStore(file, { synchronous });
+      store.bindDeployment(31337n, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+      const agreements = Array.from({ length: 5 }, () => hexlify(randomBytes(32)));
+      const items = Array.from({ length: 60 }, (_, i) => item(agreements[i % 5], BigInt(i + 1)));
+      const order: string[] = [];
+      const inserts = items.map((it) => store.enqueue(it).then(() => order.push(it.id)));
+      // A resubmission while the first copy waits for its commit and flush resolves after it, never before.
+      const duplicate = store.committed(items[0].id).then(() => order.push("duplicate"));
+      expect(store.has(items[0].id)).to.equal(true);
+      expect(store.get(items[0].id)?.status).to.equal("queued");
+      await Promise.all([...inserts, duplicate]);
+      expect(order.indexOf(items[0].id)).to.be.lessThan(order.indexOf("duplicate"));
+      // Committed and flushed: committed() answers at once from now on.
+      await store.committed(items[0].id);
+      // Each agreement keeps only its highest total queued; the rest were superseded in the same commits.
+      const counts = store.countByStatus();
+      expect(counts.queued).to.equal(5);
+      expect(counts.superseded).to.equal(55);
+      // A second batch of inserts in a later turn (a flush may still be running: it waits for the next one).
+      const later = Array.from({ length: 10 }, (_, i) => item(agreements[i % 5], BigInt(100 + i)));
+      await Promise.all(later.map((it) => store.enqueue(it)));
+      store.close();
+
+      const reopened = new RelayStore(file, { synchronous });
+      for (const it of [...items, ...later]) expect(reopened.get(it.id)?.totalAccepted).to.equal(it.totalAccepted);
+      expect(reopened.knownTotal(items[0].poolId, agreements[0])).to.equal(105n);
+      reopened.close();
+    });
+  }
+
+  it("close() commits and flushes what is still buffered", async function () {
+    const file = path.join(dir, "close.sqlite");
+    const store = new RelayStore(file);
+    const pending = item(hexlify(randomBytes(32)), 7n);
+    const done = store.enqueue(pending);
+    store.close();
+    await done;
+    const reopened = new RelayStore(file);
+    expect(reopened.get(pending.id)?.status).to.equal("queued");
+    reopened.close();
+  });
+});
