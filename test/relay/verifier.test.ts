@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { Signature, Transaction, Wallet, hexlify, randomBytes } from "ethers";
 
+import { agreementView, decodeAgreement } from "../../scripts/relay/chain";
 import { encodeSettleBatch, signEip1559 } from "../../scripts/relay/submitter";
 import { AcceptanceHasher, acceptanceId, recoverEcdsa } from "../../scripts/relay/verifier";
 import { DripFeed__factory } from "../../typechain-types";
@@ -114,5 +115,32 @@ describe("relay: verifier fast paths", function () {
       expect(signed.raw).to.equal(expected);
       expect(signed.hash).to.equal(Transaction.from(expected).hash);
     }
+  });
+
+  it("decodes getAgreement results exactly as ethers does", function () {
+    const iface = DripFeed__factory.createInterface();
+    const big = (bits: number) => BigInt(hexlify(randomBytes(bits / 8)));
+    for (let i = 0; i < 20; i++) {
+      const agreement = {
+        provider: i === 0 ? "0x0000000000000000000000000000000000000000" : Wallet.createRandom().address,
+        status: i % 4,
+        startedAt: i === 1 ? 2n ** 40n - 1n : big(32),
+        terminatedAt: big(32),
+        terms: {
+          budget: i === 1 ? 2n ** 128n - 1n : big(128),
+          upfront: big(64),
+          maxRate: big(128),
+          streamRate: 0n,
+          debitNoteInterval: big(32),
+          paymentTimeout: 3600n,
+        },
+        paid: big(256),
+        acceptedTotal: i === 2 ? 0n : big(256),
+      };
+      const data = iface.encodeFunctionResult("getAgreement", [agreement]);
+      const viaEthers = agreementView(iface.decodeFunctionResult("getAgreement", data)[0]);
+      expect(decodeAgreement(data)).to.deep.equal(viaEthers);
+    }
+    expect(decodeAgreement("0x")).to.equal(undefined);
   });
 });
