@@ -2,7 +2,7 @@
  * `npm run bench:relay`: the relay under load, end to end. Starts a `hardhat node` (automine) and the relay
  * (`hardhat --network localhost dripfeed relay`), opens 200 agreements, pushes 5,000 signed acceptances over HTTP
  * (25 rising totals per agreement, each agreement's in order: its next one is sent once the previous one was
- * answered; 50 requests in flight, pipelined over 5 keep-alive connections), and reports:
+ * answered; 50 keep-alive connections, one request in flight on each), and reports:
  *
  * - acceptances verified + queued per second (first request sent to last 202 received);
  * - time from the last 202 until every acceptance is settled or superseded;
@@ -11,8 +11,10 @@
  * then checks on-chain that every provider holds exactly its highest accepted total. Exits 1 when a target is
  * missed (>= 1,500 acceptances/s accepted; all settled within 60 s of the last one accepted).
  * The load generator shares the machine with the relay and the node, so it is kept cheap: every request is
- * serialised (head and body) before the clock starts, written straight to a few TCP sockets (HTTP/1.1 pipelining,
- * several requests per write) and the answers are read with a minimal parser; its own CPU is reported too.
+ * serialised (head and body) before the clock starts, written straight to raw TCP sockets and the answers are read
+ * with a minimal parser (no http.Agent, no per-request objects); its own CPU is reported too. BENCH_CONNECTIONS
+ * below BENCH_CONCURRENCY pipelines several requests per connection instead (HTTP/1.1 pipelining; slower with
+ * Node's server, which answers a connection's pipelined requests one write at a time).
  * Environment: BENCH_AGREEMENTS, BENCH_ACCEPTANCES, BENCH_CONCURRENCY (requests in flight), BENCH_CONNECTIONS,
  * BENCH_BATCH_SIZE, BENCH_MAX_WAIT, BENCH_STANDALONE=1 (run scripts/relay/main.ts instead of the Hardhat task),
  * BENCH_RELAY_NODE_ARGS.
@@ -39,7 +41,7 @@ import {
 const AGREEMENTS = Number(process.env.BENCH_AGREEMENTS ?? 200);
 const ACCEPTANCES = Number(process.env.BENCH_ACCEPTANCES ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
-const CONNECTIONS = Math.min(CONCURRENCY, Number(process.env.BENCH_CONNECTIONS ?? 5));
+const CONNECTIONS = Math.min(CONCURRENCY, Number(process.env.BENCH_CONNECTIONS ?? CONCURRENCY));
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 100);
 const MAX_WAIT = Number(process.env.BENCH_MAX_WAIT ?? 500);
 const TARGET_RATE = 1_500;
@@ -177,7 +179,7 @@ async function main(): Promise<void> {
   const requests = queues.map((q) => q.map((b) => serialise(relay.port, JSON.stringify(b))));
 
   // Each connection owns some agreements; an agreement has at most one request in flight, so its totals arrive in
-  // order; each connection keeps up to CONCURRENCY / CONNECTIONS requests in flight, pipelined.
+  // order; each connection keeps up to CONCURRENCY / CONNECTIONS requests in flight (pipelined when more than 1).
   let accepted = 0;
   const rejected = new Map<string, number>();
   const loadBefore = loadavg()[0];
