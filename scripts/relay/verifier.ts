@@ -3,8 +3,15 @@ import path from "node:path";
 
 import { TypedDataEncoder, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 
-import { ACCEPTANCE_TYPE_STRING, type SignedAcceptance, parseAcceptanceJson, typedDataDomain } from "../sdk/acceptance";
+import {
+  ACCEPTANCE_TYPE_STRING,
+  isCanonicalEcdsaSignature,
+  type SignedAcceptance,
+  parseAcceptanceJson,
+  typedDataDomain,
+} from "../sdk/acceptance";
 import { DripFeedError } from "../sdk/errors";
+import { ACCEPT } from "../sdk/terms";
 import type { ChainReader } from "./chain";
 import type { NewAcceptance, RelayStore, StoredAcceptance } from "./store";
 
@@ -13,9 +20,6 @@ import type { NewAcceptance, RelayStore, StoredAcceptance } from "./store";
  * deadline, signature (one local recovery), then cached chain facts (pool owner, grant, agreement), and last the
  * synchronous "does it raise what is known" check against the chain and the queue.
  */
-
-const ACCEPT = 1;
-const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
 /** Minimal view of the `secp256k1` package's native binding (an optional accelerator; ethers' JS is the fallback). */
 interface NativeSecp256k1 {
@@ -91,11 +95,8 @@ export const SIGNATURE_BACKEND = `ecrecover: ${native ? "libsecp256k1 (native)" 
  * returned lower-case (no checksum: one keccak less per request).
  */
 export function recoverEcdsa(digest: Buffer, signature: Buffer): string | undefined {
-  if (signature.length !== 65) return undefined;
+  if (!isCanonicalEcdsaSignature(signature)) return undefined;
   const v = signature[64];
-  if (v !== 27 && v !== 28) return undefined;
-  const s = BigInt(`0x${signature.subarray(32, 64).toString("hex")}`);
-  if (s === 0n || s > SECP256K1_HALF_N) return undefined;
   if (native) {
     let pub: Uint8Array;
     try {

@@ -107,17 +107,24 @@ export async function signAcceptance(
 }
 
 /**
- * The address an ECDSA acceptance signature recovers to, or undefined when the signature is not a well-formed
- * 65-byte low-s signature (contract wallets sign with ERC-1271 and are checked on-chain instead).
+ * Whether 65 bytes r‖s‖v are a signature the contract's ECDSA (OpenZeppelin) would recover: v is 27 or 28 and s is
+ * non-zero and in the lower half of the curve order. ethers would quietly accept v = 0/1 and normalise a high s, so
+ * the SDK and the relay check the raw bytes with this first.
+ */
+export function isCanonicalEcdsaSignature(bytes: Uint8Array): boolean {
+  if (bytes.length !== 65) return false;
+  const v = bytes[64];
+  if (v !== 27 && v !== 28) return false;
+  const s = BigInt(hexlify(bytes.subarray(32, 64)));
+  return s !== 0n && s <= SECP256K1_HALF_ORDER;
+}
+
+/**
+ * The address an ECDSA acceptance signature recovers to, or undefined when the signature is not one the contract
+ * would recover (see `isCanonicalEcdsaSignature`; contract wallets sign with ERC-1271 and are checked on-chain).
  */
 export function recoverAcceptanceSigner(signed: SignedAcceptance): string | undefined {
-  const bytes = getBytes(signed.signature);
-  if (bytes.length !== 65) return undefined;
-  // The contract (OpenZeppelin ECDSA) takes v as 27 or 28 only and refuses s above half the curve order; ethers
-  // would quietly accept v = 0/1 and normalise a high s, so check the raw bytes first.
-  const v = bytes[64];
-  if (v !== 27 && v !== 28) return undefined;
-  if (BigInt(hexlify(bytes.slice(32, 64))) > SECP256K1_HALF_ORDER) return undefined;
+  if (!isCanonicalEcdsaSignature(getBytes(signed.signature))) return undefined;
   try {
     return recoverAddress(acceptanceDigest(signed, signed), Signature.from(signed.signature));
   } catch {

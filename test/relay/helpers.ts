@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -21,6 +20,9 @@ import type { DripFeed, MockGLM } from "../../typechain-types";
 import { AcceptanceHasher } from "../../scripts/relay/verifier";
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
 import { signAcceptance, toAcceptanceJson } from "../../scripts/sdk/acceptance";
+import { freePort } from "../helpers/net";
+
+export { freePort };
 
 /**
  * Real processes for the relay tests: a `hardhat node` on a free port, `hardhat deploy` against it, and the relay
@@ -40,19 +42,6 @@ export function hardhatAccount(index: number, provider: JsonRpcProvider): HDNode
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "../helpers/net";
+
+export { freePort };
 
 /** The repository root and its Hardhat binary (what `npx hardhat` runs, without npm's own warnings on stderr). */
 export const ROOT = path.resolve(__dirname, "../..");
@@ -32,19 +34,6 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** A port nobody listens on (listen on port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs `hardhat <args>` as a child process against the test node. */
