@@ -4,6 +4,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
+import { type GasBreakdown, floorOf } from "./breakdown";
+
 /** One measured operation. */
 export interface Figure {
   /** Stable key, used in budget.json. */
@@ -87,6 +89,32 @@ export function markdownTable(verdicts: Verdict[]): string {
       `| ${v.figure.label} | ${number.format(v.figure.gas)} | ${v.ratio.toFixed(2)} | ` +
         `${v.target !== undefined ? `≤ ${v.target.toFixed(2)}` : ""} | ` +
         `${v.budget !== undefined ? number.format(v.budget) : ""} | ${status} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** A target operation and where its gas goes. */
+export interface TargetBreakdown {
+  figure: Figure;
+  /** Batches: per item, so its parts are fractions that add up to the figure before rounding. */
+  breakdown: GasBreakdown;
+}
+
+export function breakdownTable(rows: TargetBreakdown[], baselineGas: bigint, targets: Target[]): string {
+  const base = Number(baselineGas);
+  const gas = (value: number): string => number.format(Math.round(value));
+  const lines = [
+    "| operation | gas | intrinsic | token | ecrecover | events | storage (cold / written) | guard | computation | floor | floor × transfer | target |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const [i, { figure, breakdown: b }] of rows.entries()) {
+    const floor = floorOf(b);
+    lines.push(
+      `| ${figure.label} | ${number.format(figure.gas)} | ${gas(b.intrinsic)} | ${gas(b.token)} | ${gas(b.precompile)} | ` +
+        `${gas(b.events)} | ${gas(b.storage)} (${b.coldReads.toFixed(b.coldReads % 1 === 0 ? 0 : 2)} / ` +
+        `${b.writes.toFixed(b.writes % 1 === 0 ? 0 : 2)}) | ${gas(b.guard)} | ${gas(b.computation)} | ${gas(floor)} | ` +
+        `${(floor / base).toFixed(2)} | ≤ ${targets[i].maxRatio.toFixed(2)} |`,
     );
   }
   return lines.join("\n");
