@@ -104,6 +104,11 @@ export async function gasBreakdown(hash: string): Promise<GasBreakdown> {
       if (step.op === "SSTORE") b.writes++;
     } else b.computation += step.gasCost;
   }
+  // The parts must add up to what the trace says execution used (the first step's gas minus what the last one left),
+  // or a step was attributed twice or not at all.
+  const last = steps[steps.length - 1];
+  const used = steps[0].gas - (last.gas - last.gasCost);
+  if (executed !== used) throw new Error(`breakdown of ${hash}: parts add up to ${executed}, execution used ${used}`);
   b.refund = intrinsic + executed - total;
   return b;
 }
