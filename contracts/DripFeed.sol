@@ -4,7 +4,6 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -96,6 +95,12 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         bool terminatedByProvider;
     }
 
+    /// @dev Bit offsets of `AgreementRecord` slot 0 fields, for the hot paths that read the slot as one word
+    /// (provider is the low 160 bits). They follow the declaration order above; the settle tests fail if they drift.
+    uint256 private constant STARTED_AT_SHIFT = 160;
+    uint256 private constant STATUS_SHIFT = 200;
+    uint256 private constant HAS_CAP_SHIFT = 248;
+
     /// @dev Slot 0 is all an acceptance check reads; slot 1 is read only when the OPEN bucket is used.
     struct GrantRecord {
         uint8 permissions;
@@ -114,9 +119,6 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         bytes32 poolId;
         IERC20 token;
         address acceptor;
-        address provider;
-        uint256 elapsed;
-        bool hasCap;
         bool atomic;
     }
 
@@ -179,9 +181,11 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     /// @inheritdoc IDripFeed
     function claimable(bytes32 poolId, bytes32 agreementId) external view returns (uint256) {
         AgreementRecord storage a = _agreements[poolId][agreementId];
-        Status status = a.status;
-        if (status == Status.None || status == Status.Released) return 0;
-        return _payable(a, a.hasCap, _elapsed(a, status, a.startedAt), a.acceptedTotal) - a.paid;
+        uint256 word0 = _word(a, 0);
+        uint256 status = _statusOf(word0);
+        if (status == uint256(Status.None) || status == uint256(Status.Released)) return 0;
+        uint256 word1 = _word(a, 1);
+        return _payableNow(a, word0, word1 >> 128) - uint128(word1);
     }
 
     /// @inheritdoc IDripFeed
@@ -391,10 +395,9 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         // authorized signer are looked up once per run of consecutive items of that pool.
         Settlement memory s = _newSettlement(false);
         for (uint256 i; i < count; ++i) {
-            SignedAcceptance calldata item = items[i];
-            DebitNoteAcceptance calldata acceptance = item.acceptance;
+            (DebitNoteAcceptance calldata acceptance, address signer, bytes calldata signature) = _batchItem(items, i);
             bytes4 failure;
-            (paid[i], failure) = _settle(acceptance, item.signer, item.signature, s);
+            (paid[i], failure) = _settle(acceptance, signer, signature, s);
             if (failure != 0) {
                 emit SettlementFailed(acceptance.poolId, acceptance.agreementId, acceptance.debitNoteId, failure);
             }
@@ -405,33 +408,73 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     function claim(bytes32 poolId, bytes32 agreementId) external nonReentrant returns (uint256 paid) {
         // Check: an agreement that still owes something under the payout rule.
         AgreementRecord storage a = _agreements[poolId][agreementId];
-        Status status = a.status;
-        if (status == Status.None) revert AgreementNotFound();
-        if (status == Status.Released) revert NothingToSettle();
-        address provider = a.provider;
-        uint256 startedAt = a.startedAt;
-        bool hasCap = a.hasCap;
+        uint256 word0 = _word(a, 0);
+        uint256 status = _statusOf(word0);
+        if (status == uint256(Status.None)) revert AgreementNotFound();
+        if (status == uint256(Status.Released)) revert NothingToSettle();
         // Both totals in one read, and written back together below in one write.
-        uint128 paidBefore = a.paid;
-        uint128 acceptedTotal = a.acceptedTotal;
-        uint256 payableNow = _payable(a, hasCap, _elapsed(a, status, startedAt), acceptedTotal);
-        paid = payableNow - paidBefore;
+        uint256 word1 = _word(a, 1);
+        uint256 payableNow = _payableNow(a, word0, word1 >> 128);
+        paid = payableNow - uint128(word1);
         if (paid == 0) revert NothingToSettle();
 
         // Effect: record the payout (payableNow <= budget < 2^128) and take it out of the pool.
-        a.paid = uint128(payableNow);
-        a.acceptedTotal = acceptedTotal;
+        _setWord(a, 1, payableNow | ((word1 >> 128) << 128));
         PoolRecord storage pool = _pools[poolId];
         _debit(pool, paid);
 
         // Interaction: pay the provider.
-        pool.token.safeTransfer(provider, paid);
+        pool.token.safeTransfer(address(uint160(word0)), paid);
         emit Claimed(poolId, agreementId, paid);
     }
 
     /*//////////////////////////////////////////////////////////////
                              INTERNAL VIEWS
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Item `i` of `settleBatch`'s calldata (`i < items.length`, which the ABI decoder already bounded), decoded
+    /// by hand: the decoder Solidity generates for an array of dynamic structs re-validates every offset on every
+    /// field access. The same checks are made once here, and malformed calldata reverts as the decoder would (empty
+    /// revert data). Every offset and length is checked against the calldata size before it is added, so no sum can
+    /// wrap around.
+    function _batchItem(
+        SignedAcceptance[] calldata items,
+        uint256 i
+    ) internal pure returns (DebitNoteAcceptance calldata acceptance, address signer, bytes calldata signature) {
+        assembly ("memory-safe") {
+            let size := calldatasize()
+            // The item's head: five acceptance words, the signer, the signature's offset (relative to the item).
+            let itemOffset := calldataload(add(items.offset, shl(5, i)))
+            if gt(itemOffset, size) {
+                revert(0, 0)
+            }
+            acceptance := add(items.offset, itemOffset)
+            if gt(add(acceptance, 0xe0), size) {
+                revert(0, 0)
+            }
+            signer := calldataload(add(acceptance, 0xa0))
+            if shr(160, signer) {
+                revert(0, 0)
+            }
+            let signatureOffset := calldataload(add(acceptance, 0xc0))
+            if gt(signatureOffset, size) {
+                revert(0, 0)
+            }
+            let lengthAt := add(acceptance, signatureOffset)
+            if gt(add(lengthAt, 0x20), size) {
+                revert(0, 0)
+            }
+            let length := calldataload(lengthAt)
+            if gt(length, size) {
+                revert(0, 0)
+            }
+            if gt(add(add(lengthAt, 0x20), length), size) {
+                revert(0, 0)
+            }
+            signature.offset := add(lengthAt, 0x20)
+            signature.length := length
+        }
+    }
 
     /// @dev EIP-712 digest under `domainSeparator` (derived once per call by the caller, not once per acceptance).
     /// The struct hash copies the five static words of the acceptance straight from calldata behind the type hash
@@ -451,28 +494,75 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
-    /// @dev Seconds the payout rule counts: up to now while active, up to `terminatedAt` once terminated (the only
-    /// read of the last slot). `startedAt` comes from the caller's single read of slot 0.
-    function _elapsed(AgreementRecord storage a, Status status, uint256 startedAt) internal view returns (uint256) {
-        return (status == Status.Active ? block.timestamp : a.terminatedAt) - startedAt;
+    /// @dev Word `index` of an agreement record, read whole: the hot paths unpack the fields they need with shifts
+    /// (offsets next to `AgreementRecord`) instead of one masked read per field.
+    function _word(AgreementRecord storage a, uint256 index) internal view returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := sload(add(a.slot, index))
+        }
     }
 
-    /// @dev The payout rule, given the accepted total to use. `min(acceptedTotal, cap)` can only exceed the floor
-    /// when a cap is set and `acceptedTotal > floor`; otherwise the rule is `min(budget, max(acceptedTotal, floor))`
-    /// and the upfront/cap slot is not read.
-    function _payable(
-        AgreementRecord storage a,
-        bool hasCap,
-        uint256 elapsed,
-        uint256 acceptedTotal
-    ) internal view returns (uint256) {
-        uint256 budget = a.budget;
-        uint256 streamRate = a.streamRate;
-        uint256 floor = PayoutRule.floorAmount(streamRate, elapsed);
-        if (hasCap && acceptedTotal > floor) {
-            return PayoutRule.payableAmount(budget, a.upfront, a.maxRate, streamRate, acceptedTotal, elapsed);
+    /// @dev Writes word `index` of an agreement record whole.
+    function _setWord(AgreementRecord storage a, uint256 index, uint256 word) internal {
+        assembly ("memory-safe") {
+            sstore(add(a.slot, index), word)
         }
-        return PayoutRule.uncappedAmount(budget, floor, acceptedTotal);
+    }
+
+    /// @dev The status field of slot 0.
+    function _statusOf(uint256 word0) internal pure returns (uint256) {
+        return (word0 >> STATUS_SHIFT) & 0xff;
+    }
+
+    /// @dev The payout rule now, for an agreement whose slot 0 is `word0` (Active or Terminated), given the accepted
+    /// total to use: `PayoutRule.payableAmount` on the agreement's packed words. `min(acceptedTotal, cap)` can only
+    /// exceed the floor when a cap is set and `acceptedTotal > floor`; otherwise the rule is
+    /// `min(budget, max(acceptedTotal, floor))` and the upfront/cap slot is not read. Unchecked on purpose: every
+    /// amount and rate is below 2^128 and `elapsed` below 2^40, so no product exceeds 2^168 and no sum 2^169;
+    /// `elapsed` cannot underflow because `startedAt <= terminatedAt <= now`. The contract tests check this
+    /// function against `PayoutRule` and the shared payout vectors through `settle`, `claim` and `claimable`.
+    function _payableNow(
+        AgreementRecord storage a,
+        uint256 word0,
+        uint256 acceptedTotal
+    ) internal view returns (uint256 amount) {
+        assembly ("memory-safe") {
+            let scale := 1000000000000000000
+            // Seconds the rule counts: up to now while active, up to `terminatedAt` (the low 40 bits of the last
+            // slot, read only then) once terminated.
+            let end := timestamp()
+            if iszero(eq(and(shr(STATUS_SHIFT, word0), 0xff), 1)) {
+                end := and(sload(add(a.slot, 4)), 0xffffffffff)
+            }
+            let elapsed := sub(end, and(shr(STARTED_AT_SHIFT, word0), 0xffffffffff))
+            let word2 := sload(add(a.slot, 2))
+            let budget := and(word2, 0xffffffffffffffffffffffffffffffff)
+            let floor := div(mul(shr(128, word2), elapsed), scale)
+            // max(acceptedTotal, floor), unless a cap can bind.
+            amount := acceptedTotal
+            switch and(shr(HAS_CAP_SHIFT, word0), gt(acceptedTotal, floor))
+            case 0 {
+                if lt(amount, floor) {
+                    amount := floor
+                }
+            }
+            default {
+                let word3 := sload(add(a.slot, 3))
+                let cap := add(
+                    and(word3, 0xffffffffffffffffffffffffffffffff),
+                    div(mul(shr(128, word3), elapsed), scale)
+                )
+                if gt(amount, cap) {
+                    amount := cap
+                }
+                if lt(amount, floor) {
+                    amount := floor
+                }
+            }
+            if gt(amount, budget) {
+                amount := budget
+            }
+        }
     }
 
     /// @dev Whether `account` holds an unexpired grant with `permission`.
@@ -649,17 +739,12 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         // a valid signature.
         bytes32 poolId = acceptance.poolId;
         AgreementRecord storage a = _agreements[poolId][acceptance.agreementId];
-        {
-            // One read of slot 0 for every agreement fact besides amounts.
-            Status status = a.status;
-            uint256 startedAt = a.startedAt;
-            s.provider = a.provider;
-            s.hasCap = a.hasCap;
-            if (status == Status.None) return (0, AgreementNotFound.selector);
-            if (status == Status.Released) return (0, AgreementNotActive.selector);
-            if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
-            s.elapsed = _elapsed(a, status, startedAt);
-        }
+        // One read of slot 0 for every agreement fact besides amounts.
+        uint256 word0 = _word(a, 0);
+        uint256 status = _statusOf(word0);
+        if (status == uint256(Status.None)) return (0, AgreementNotFound.selector);
+        if (status == uint256(Status.Released)) return (0, AgreementNotActive.selector);
+        if (acceptance.deadline < block.timestamp) return (0, SignatureExpired.selector);
         if (poolId != s.poolId) {
             // Another pool than the previous item's: forget what was looked up for that one.
             s.poolId = poolId;
@@ -676,36 +761,30 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             return (0, InvalidSignature.selector);
         }
 
-        (paid, failure) = _record(a, acceptance.totalAccepted, s);
+        (paid, failure) = _record(a, word0, acceptance.totalAccepted, s);
         if (failure != 0) return (0, failure);
-        emit DebitNoteSettled(
-            poolId,
-            acceptance.agreementId,
-            acceptance.debitNoteId,
-            acceptance.totalAccepted,
-            paid,
-            signer
-        );
+        _emitDebitNoteSettled(acceptance, paid, signer);
     }
 
     /// @dev Raises the accepted total to `signedTotal` and pays what the payout rule now allows. Totals above 128
     /// bits are clamped: payouts never exceed the 128-bit budget, so nothing a provider could be paid is lost.
     function _record(
         AgreementRecord storage a,
+        uint256 word0,
         uint256 signedTotal,
         Settlement memory s
     ) internal returns (uint256 paid, bytes4 failure) {
-        uint256 acceptedBefore = a.acceptedTotal;
-        uint256 paidBefore = a.paid;
+        // Both totals in one read of slot 1.
+        uint256 word1 = _word(a, 1);
+        uint256 acceptedBefore = word1 >> 128;
         if (signedTotal > type(uint128).max) signedTotal = type(uint128).max;
         uint256 acceptedTotal = signedTotal > acceptedBefore ? signedTotal : acceptedBefore;
-        uint256 payableNow = _payable(a, s.hasCap, s.elapsed, acceptedTotal);
-        paid = payableNow - paidBefore;
+        uint256 payableNow = _payableNow(a, word0, acceptedTotal);
+        paid = payableNow - uint128(word1);
         if (acceptedTotal == acceptedBefore && paid == 0) return (0, NothingToSettle.selector);
 
-        // Effect: one write for both totals, one for the pool.
-        a.paid = uint128(payableNow);
-        a.acceptedTotal = uint128(acceptedTotal);
+        // Effect: one write for both totals (payableNow <= budget < 2^128), one for the pool.
+        _setWord(a, 1, payableNow | (acceptedTotal << 128));
         if (paid == 0) return (0, 0);
         PoolRecord storage pool = _pools[s.poolId];
         _debit(pool, paid);
@@ -716,15 +795,34 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             token = pool.token;
             s.token = token;
         }
+        address provider = address(uint160(word0));
         if (s.atomic) {
-            token.safeTransfer(s.provider, paid);
-        } else if (!token.trySafeTransfer(s.provider, paid)) {
+            token.safeTransfer(provider, paid);
+        } else if (!token.trySafeTransfer(provider, paid)) {
             // Roll back this item only; the reentrancy guard kept everything else unchanged meanwhile.
-            a.paid = uint128(paidBefore);
-            a.acceptedTotal = uint128(acceptedBefore);
+            _setWord(a, 1, word1);
             pool.balance += uint128(paid);
             pool.locked += uint128(paid);
             return (0, SafeERC20.SafeERC20FailedOperation.selector);
+        }
+    }
+
+    /// @dev `DebitNoteSettled`, with its three data words written straight from calldata and the stack.
+    function _emitDebitNoteSettled(DebitNoteAcceptance calldata acceptance, uint256 paid, address signer) internal {
+        bytes32 topic = DebitNoteSettled.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, calldataload(add(acceptance, 0x60)))
+            mstore(add(ptr, 0x20), paid)
+            mstore(add(ptr, 0x40), signer)
+            log4(
+                ptr,
+                0x60,
+                topic,
+                calldataload(acceptance),
+                calldataload(add(acceptance, 0x20)),
+                calldataload(add(acceptance, 0x40))
+            )
         }
     }
 
@@ -735,10 +833,34 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     }
 
     /// @dev ECDSA first (no code lookup for the common EOA signer), then ERC-1271 for contract wallets. A contract
-    /// address cannot produce a matching ECDSA signature, so trying ECDSA first never accepts a wrong signer.
+    /// address cannot produce a matching ECDSA signature, so trying ECDSA first never accepts a wrong signer. The
+    /// ECDSA rule is OpenZeppelin's `tryRecoverCalldata`: 65 bytes, `v` 27 or 28, `s` in the lower half order, a
+    /// non-zero recovered address; written inline to skip its error-tuple plumbing.
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) internal view returns (bool) {
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
-        return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
+        bool valid;
+        assembly ("memory-safe") {
+            if eq(signature.length, 65) {
+                let r := calldataload(signature.offset)
+                let sv := calldataload(add(signature.offset, 0x20))
+                let v := byte(0, calldataload(add(signature.offset, 0x40)))
+                if and(
+                    or(eq(v, 27), eq(v, 28)),
+                    iszero(gt(sv, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0))
+                ) {
+                    // ecrecover(digest, v, r, s) in scratch memory past the free pointer; it returns nothing when
+                    // the signature does not recover, so the output word is cleared first.
+                    let ptr := mload(0x40)
+                    mstore(ptr, digest)
+                    mstore(add(ptr, 0x20), v)
+                    mstore(add(ptr, 0x40), r)
+                    mstore(add(ptr, 0x60), sv)
+                    mstore(0x00, 0)
+                    pop(staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20))
+                    let recovered := mload(0x00)
+                    valid := and(iszero(iszero(recovered)), eq(recovered, signer))
+                }
+            }
+        }
+        return valid || SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
     }
 }
