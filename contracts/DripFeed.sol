@@ -395,9 +395,10 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         // authorized signer are looked up once per run of consecutive items of that pool.
         Settlement memory s = _newSettlement(false);
         for (uint256 i; i < count; ++i) {
-            (DebitNoteAcceptance calldata acceptance, address signer, bytes calldata signature) = _batchItem(items, i);
+            SignedAcceptance calldata item = items[i];
+            DebitNoteAcceptance calldata acceptance = item.acceptance;
             bytes4 failure;
-            (paid[i], failure) = _settle(acceptance, signer, signature, s);
+            (paid[i], failure) = _settle(acceptance, item.signer, item.signature, s);
             if (failure != 0) {
                 emit SettlementFailed(acceptance.poolId, acceptance.agreementId, acceptance.debitNoteId, failure);
             }
@@ -431,50 +432,6 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     /*//////////////////////////////////////////////////////////////
                              INTERNAL VIEWS
     //////////////////////////////////////////////////////////////*/
-
-    /// @dev Item `i` of `settleBatch`'s calldata (`i < items.length`, which the ABI decoder already bounded), decoded
-    /// by hand: the decoder Solidity generates for an array of dynamic structs re-validates every offset on every
-    /// field access. The same checks are made once here, and malformed calldata reverts as the decoder would (empty
-    /// revert data). Every offset and length is checked against the calldata size before it is added, so no sum can
-    /// wrap around.
-    function _batchItem(
-        SignedAcceptance[] calldata items,
-        uint256 i
-    ) internal pure returns (DebitNoteAcceptance calldata acceptance, address signer, bytes calldata signature) {
-        assembly ("memory-safe") {
-            let size := calldatasize()
-            // The item's head: five acceptance words, the signer, the signature's offset (relative to the item).
-            let itemOffset := calldataload(add(items.offset, shl(5, i)))
-            if gt(itemOffset, size) {
-                revert(0, 0)
-            }
-            acceptance := add(items.offset, itemOffset)
-            if gt(add(acceptance, 0xe0), size) {
-                revert(0, 0)
-            }
-            signer := calldataload(add(acceptance, 0xa0))
-            if shr(160, signer) {
-                revert(0, 0)
-            }
-            let signatureOffset := calldataload(add(acceptance, 0xc0))
-            if gt(signatureOffset, size) {
-                revert(0, 0)
-            }
-            let lengthAt := add(acceptance, signatureOffset)
-            if gt(add(lengthAt, 0x20), size) {
-                revert(0, 0)
-            }
-            let length := calldataload(lengthAt)
-            if gt(length, size) {
-                revert(0, 0)
-            }
-            if gt(add(add(lengthAt, 0x20), length), size) {
-                revert(0, 0)
-            }
-            signature.offset := add(lengthAt, 0x20)
-            signature.length := length
-        }
-    }
 
     /// @dev EIP-712 digest under `domainSeparator` (derived once per call by the caller, not once per acceptance).
     /// The struct hash copies the five static words of the acceptance straight from calldata behind the type hash
@@ -515,54 +472,27 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     }
 
     /// @dev The payout rule now, for an agreement whose slot 0 is `word0` (Active or Terminated), given the accepted
-    /// total to use: `PayoutRule.payableAmount` on the agreement's packed words. `min(acceptedTotal, cap)` can only
+    /// total to use; the one place `settle`, `claim` and `claimable` get it from. `min(acceptedTotal, cap)` can only
     /// exceed the floor when a cap is set and `acceptedTotal > floor`; otherwise the rule is
-    /// `min(budget, max(acceptedTotal, floor))` and the upfront/cap slot is not read. Unchecked on purpose: every
-    /// amount and rate is below 2^128 and `elapsed` below 2^40, so no product exceeds 2^168 and no sum 2^169;
-    /// `elapsed` cannot underflow because `startedAt <= terminatedAt <= now`. The contract tests check this
-    /// function against `PayoutRule` and the shared payout vectors through `settle`, `claim` and `claimable`.
+    /// `min(budget, max(acceptedTotal, floor))` and the upfront/cap slot is not read.
     function _payableNow(
         AgreementRecord storage a,
         uint256 word0,
         uint256 acceptedTotal
-    ) internal view returns (uint256 amount) {
-        assembly ("memory-safe") {
-            let scale := 1000000000000000000
-            // Seconds the rule counts: up to now while active, up to `terminatedAt` (the low 40 bits of the last
-            // slot, read only then) once terminated.
-            let end := timestamp()
-            if iszero(eq(and(shr(STATUS_SHIFT, word0), 0xff), 1)) {
-                end := and(sload(add(a.slot, 4)), 0xffffffffff)
-            }
-            let elapsed := sub(end, and(shr(STARTED_AT_SHIFT, word0), 0xffffffffff))
-            let word2 := sload(add(a.slot, 2))
-            let budget := and(word2, 0xffffffffffffffffffffffffffffffff)
-            let floor := div(mul(shr(128, word2), elapsed), scale)
-            // max(acceptedTotal, floor), unless a cap can bind.
-            amount := acceptedTotal
-            switch and(shr(HAS_CAP_SHIFT, word0), gt(acceptedTotal, floor))
-            case 0 {
-                if lt(amount, floor) {
-                    amount := floor
-                }
-            }
-            default {
-                let word3 := sload(add(a.slot, 3))
-                let cap := add(
-                    and(word3, 0xffffffffffffffffffffffffffffffff),
-                    div(mul(shr(128, word3), elapsed), scale)
-                )
-                if gt(amount, cap) {
-                    amount := cap
-                }
-                if lt(amount, floor) {
-                    amount := floor
-                }
-            }
-            if gt(amount, budget) {
-                amount := budget
-            }
+    ) internal view returns (uint256) {
+        // Seconds the rule counts: up to now while active, up to `terminatedAt` once terminated (the only read of
+        // the last slot).
+        uint256 end = _statusOf(word0) == uint256(Status.Active) ? block.timestamp : a.terminatedAt;
+        uint256 elapsed = end - ((word0 >> STARTED_AT_SHIFT) & type(uint40).max);
+        uint256 word2 = _word(a, 2);
+        uint256 budget = uint128(word2);
+        uint256 streamRate = word2 >> 128;
+        uint256 floor = PayoutRule.floorAmount(streamRate, elapsed);
+        if (word0 >> HAS_CAP_SHIFT != 0 && acceptedTotal > floor) {
+            uint256 word3 = _word(a, 3);
+            return PayoutRule.payableAmount(budget, uint128(word3), word3 >> 128, streamRate, acceptedTotal, elapsed);
         }
+        return PayoutRule.uncappedAmount(budget, floor, acceptedTotal);
     }
 
     /// @dev Whether `account` holds an unexpired grant with `permission`.
@@ -763,7 +693,14 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
 
         (paid, failure) = _record(a, word0, acceptance.totalAccepted, s);
         if (failure != 0) return (0, failure);
-        _emitDebitNoteSettled(acceptance, paid, signer);
+        emit DebitNoteSettled(
+            poolId,
+            acceptance.agreementId,
+            acceptance.debitNoteId,
+            acceptance.totalAccepted,
+            paid,
+            signer
+        );
     }
 
     /// @dev Raises the accepted total to `signedTotal` and pays what the payout rule now allows. Totals above 128
@@ -804,25 +741,6 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             pool.balance += uint128(paid);
             pool.locked += uint128(paid);
             return (0, SafeERC20.SafeERC20FailedOperation.selector);
-        }
-    }
-
-    /// @dev `DebitNoteSettled`, with its three data words written straight from calldata and the stack.
-    function _emitDebitNoteSettled(DebitNoteAcceptance calldata acceptance, uint256 paid, address signer) internal {
-        bytes32 topic = DebitNoteSettled.selector;
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, calldataload(add(acceptance, 0x60)))
-            mstore(add(ptr, 0x20), paid)
-            mstore(add(ptr, 0x40), signer)
-            log4(
-                ptr,
-                0x60,
-                topic,
-                calldataload(acceptance),
-                calldataload(add(acceptance, 0x20)),
-                calldataload(add(acceptance, 0x40))
-            )
         }
     }
 

@@ -20,7 +20,12 @@ library PayoutRule {
         uint256 acceptedTotal,
         uint256 elapsed
     ) internal pure returns (uint256 amount) {
-        uint256 cap = maxRate == 0 ? budget : upfront + (maxRate * elapsed) / RATE_SCALE;
+        uint256 cap;
+        // Unchecked: with the documented bounds the product is below 2^168 and the sum below 2^169. Every caller
+        // passes stored 128-bit terms and a 40-bit time difference.
+        unchecked {
+            cap = maxRate == 0 ? budget : upfront + (maxRate * elapsed) / RATE_SCALE;
+        }
         amount = acceptedTotal < cap ? acceptedTotal : cap;
         if (streamRate != 0) {
             uint256 floor = floorAmount(streamRate, elapsed);
@@ -30,8 +35,11 @@ library PayoutRule {
     }
 
     /// @notice The stream floor after `elapsed` seconds: `streamRate * elapsed / 1e18`.
+    /// @dev Unchecked for the same bounds: a 128-bit rate times a 40-bit time is below 2^168.
     function floorAmount(uint256 streamRate, uint256 elapsed) internal pure returns (uint256) {
-        return (streamRate * elapsed) / RATE_SCALE;
+        unchecked {
+            return (streamRate * elapsed) / RATE_SCALE;
+        }
     }
 
     /// @notice `payableAmount` when the cap cannot bind (no cap, or `acceptedTotal <= floor`), where it reduces to
