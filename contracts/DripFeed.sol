@@ -111,8 +111,9 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         uint128 openRefillRate;
     }
 
-    /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call, per run of consecutive items of
-    /// one pool, and per item (kept here rather than on the stack). A memory struct: packing would only add masking.
+    /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call (domain separator, atomicity) and
+    /// per run of consecutive items of one pool (token, an already-authorized signer). A memory struct: packing would
+    /// only add masking.
     // solhint-disable-next-line gas-struct-packing
     struct Settlement {
         bytes32 domainSeparator;
