@@ -38,6 +38,7 @@ for (const [name, facts] of Object.entries(NETWORKS)) {
   };
 }
 
+const SOLC_VERSION = "0.8.30";
 const SOLC_SETTINGS = { evmVersion: "cancun", optimizer: { enabled: true, runs: 10_000 } };
 
 // DripFeed itself goes through the IR pipeline: it inlines the internal calls of settle/claim/open (about 2,000 gas
@@ -46,8 +47,8 @@ const SOLC_SETTINGS = { evmVersion: "cancun", optimizer: { enabled: true, runs: 
 
 const config: HardhatUserConfig = {
   solidity: {
-    compilers: [{ version: "0.8.30", settings: SOLC_SETTINGS }],
-    overrides: { "contracts/DripFeed.sol": { version: "0.8.30", settings: { ...SOLC_SETTINGS, viaIR: true } } },
+    compilers: [{ version: SOLC_VERSION, settings: SOLC_SETTINGS }],
+    overrides: { "contracts/DripFeed.sol": { version: SOLC_VERSION, settings: { ...SOLC_SETTINGS, viaIR: true } } },
   },
   networks: {
     hardhat: {},

@@ -76,13 +76,13 @@ class Recorder {
   }
 
   /** Where the gas of each target's transaction goes (per item for batches). */
-  async breakdowns(keys: string[]): Promise<TargetBreakdown[]> {
+  async breakdowns(targets: Target[]): Promise<TargetBreakdown[]> {
     const rows: TargetBreakdown[] = [];
-    for (const key of keys) {
-      const source = this.sources.get(key);
-      const figure = this.figures.find((f) => f.key === key);
-      if (source === undefined || figure === undefined) throw new Error(`no figure recorded for target ${key}`);
-      rows.push({ figure, breakdown: perItem(await gasBreakdown(source.hash), source.items) });
+    for (const target of targets) {
+      const source = this.sources.get(target.key);
+      const figure = this.figures.find((f) => f.key === target.key);
+      if (source === undefined || figure === undefined) throw new Error(`no figure recorded for target ${target.key}`);
+      rows.push({ figure, target, breakdown: perItem(await gasBreakdown(source.hash), source.items) });
     }
     return rows;
   }
@@ -343,7 +343,7 @@ async function main(): Promise<void> {
     console.log(`bench: wrote ${path.relative(process.cwd(), BUDGET_PATH)}`);
   }
   const verdicts = judge(rec.figures, baseline, TARGETS, readBudget(BUDGET_PATH));
-  const breakdowns = await rec.breakdowns(TARGETS.map((t) => t.key));
+  const breakdowns = await rec.breakdowns(TARGETS);
   const markdown = [
     "# DripFeed gas",
     "",
@@ -366,7 +366,7 @@ async function main(): Promise<void> {
     "computation: what this storage layout would cost if DripFeed's code were free (bench/README.md explains why",
     "fewer slots are not possible with the SPEC's 128-bit amounts).",
     "",
-    breakdownTable(breakdowns, baseline.gas, TARGETS),
+    breakdownTable(breakdowns, baseline.gas),
     "",
   ].join("\n");
   // Formatted with the project's Prettier settings, so `npm run lint` accepts the generated file as is.

@@ -97,24 +97,25 @@ export function markdownTable(verdicts: Verdict[]): string {
 /** A target operation and where its gas goes. */
 export interface TargetBreakdown {
   figure: Figure;
+  target: Target;
   /** Batches: per item, so its parts are fractions that add up to the figure before rounding. */
   breakdown: GasBreakdown;
 }
 
-export function breakdownTable(rows: TargetBreakdown[], baselineGas: bigint, targets: Target[]): string {
+export function breakdownTable(rows: TargetBreakdown[], baselineGas: bigint): string {
   const base = Number(baselineGas);
   const gas = (value: number): string => number.format(Math.round(value));
   const lines = [
     "| operation | gas | intrinsic | token | ecrecover | events | storage (cold / written) | guard | computation | floor | floor × transfer | target |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const [i, { figure, breakdown: b }] of rows.entries()) {
+  for (const { figure, target, breakdown: b } of rows) {
     const floor = floorOf(b);
     lines.push(
       `| ${figure.label} | ${number.format(figure.gas)} | ${gas(b.intrinsic)} | ${gas(b.token)} | ${gas(b.precompile)} | ` +
         `${gas(b.events)} | ${gas(b.storage)} (${b.coldReads.toFixed(b.coldReads % 1 === 0 ? 0 : 2)} / ` +
         `${b.writes.toFixed(b.writes % 1 === 0 ? 0 : 2)}) | ${gas(b.guard)} | ${gas(b.computation)} | ${gas(floor)} | ` +
-        `${(floor / base).toFixed(2)} | ≤ ${targets[i].maxRatio.toFixed(2)} |`,
+        `${(floor / base).toFixed(2)} | ≤ ${target.maxRatio.toFixed(2)} |`,
     );
   }
   return lines.join("\n");

@@ -4,6 +4,7 @@ import { DripFeed__factory } from "../../typechain-types";
 import type { DripFeed } from "../../typechain-types";
 import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
+import type { Terms } from "../sdk/terms";
 import type { RelayMetrics } from "./metrics";
 
 /**
@@ -15,17 +16,12 @@ import type { RelayMetrics } from "./metrics";
 export const STATUS_NAMES = ["None", "Active", "Terminated", "Released"] as const;
 export type AgreementStatusName = (typeof STATUS_NAMES)[number];
 
-export interface AgreementView {
+/** An agreement as the relay keeps it: flat (the terms beside the state), decoded by hand from `getAgreement`. */
+export interface AgreementView extends Terms {
   provider: string;
   status: AgreementStatusName;
   startedAt: number;
   terminatedAt: number;
-  budget: bigint;
-  upfront: bigint;
-  maxRate: bigint;
-  streamRate: bigint;
-  debitNoteInterval: number;
-  paymentTimeout: number;
   paid: bigint;
   acceptedTotal: bigint;
 }

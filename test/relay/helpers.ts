@@ -68,10 +68,11 @@ export async function waitFor<T>(
   }
 }
 
-function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile?: string, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, HARDHAT_CLI, ...args], {
+/** Starts `node argv...` from the project root, appends its output to `logFile` and registers it for `stopAll`. */
+function spawnTracked(argv: string[], env: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", ...env },
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const sink = logFile ? createWriteStream(logFile, { flags: "a" }) : undefined;
@@ -83,6 +84,10 @@ function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile?: string, nodeA
   });
   started.add(child);
   return child;
+}
+
+function hardhat(args: string[], env: NodeJS.ProcessEnv, logFile?: string, nodeArgs: string[] = []): ChildProcess {
+  return spawnTracked([...nodeArgs, HARDHAT_CLI, ...args], { TS_NODE_TRANSPILE_ONLY: "true", ...env }, logFile);
 }
 
 /** Kills one child we started (by its PID) and waits for it to be gone. */
@@ -202,8 +207,7 @@ function standaloneRelay(node: Node, port: number, options: RelayStartOptions): 
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
   const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
-  const child = spawn(
-    process.execPath,
+  return spawnTracked(
     [
       ...(options.nodeArgs ?? []),
       "-r",
@@ -211,17 +215,9 @@ function standaloneRelay(node: Node, port: number, options: RelayStartOptions): 
       path.join(ROOT, "scripts", "relay", "main.ts"),
       ...args,
     ],
-    { cwd: ROOT, env: { ...process.env, DRIPFEED_RELAY_KEY: key, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+    { DRIPFEED_RELAY_KEY: key, ...options.env },
+    options.logFile,
   );
-  const sink = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
-  child.stdout?.on("data", (chunk: Buffer) => sink?.write(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => sink?.write(chunk));
-  child.on("exit", () => {
-    started.delete(child);
-    sink?.end();
-  });
-  started.add(child);
-  return child;
 }
 
 export interface Fixture {
