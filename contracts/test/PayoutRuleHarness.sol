@@ -5,7 +5,7 @@ import {PayoutRule} from "../libraries/PayoutRule.sol";
 
 /// @title PayoutRuleHarness
 /// @notice Test-only: exposes the `PayoutRule` library's internal pure functions so that tests can check them
-/// alone against `shared/vectors/payout-rule.json` and the TypeScript model.
+/// alone against `test/vectors/payout-rule.json` and the TypeScript model.
 contract PayoutRuleHarness {
     /// @notice `PayoutRule.payableAmount`.
     function payableAmount(

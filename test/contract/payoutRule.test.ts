@@ -135,7 +135,7 @@ async function runScenario(fx: DripFeedFixture, terms: Terms, steps: Step[]): Pr
 
 describe("the payout rule", () => {
   describe("PayoutRule library (through PayoutRuleHarness)", () => {
-    describe("against shared/vectors/payout-rule.json", () => {
+    describe("against test/vectors/payout-rule.json", () => {
       it("matches every payout case, and so does the TypeScript model", async () => {
         const harness = await deployHarness();
         expect(payoutVectors.cases.length).to.be.greaterThan(10);

@@ -350,7 +350,7 @@ describe("signatures", () => {
     });
   });
 
-  describe("shared/vectors/acceptances.json, verified on-chain", () => {
+  describe("test/vectors/acceptances.json, verified on-chain", () => {
     const vectors = loadVector<AcceptanceVectors>("acceptances.json");
     const ownerKey = keccak256(toUtf8Bytes(vectors.keys.owner));
     const granteeKey = keccak256(toUtf8Bytes(vectors.keys.grantee));

@@ -1,11 +1,11 @@
 /**
- * The shared test vectors (`shared/vectors` beside the repository; the DRIPFEED_VECTORS environment variable
- * overrides the directory), typed.
+ * The protocol's test vectors (`test/vectors/`, a copy of the vectors published with the protocol document; the
+ * DRIPFEED_VECTORS environment variable points elsewhere, e.g. at a newer set to compare against), typed.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-export const VECTORS_DIR = process.env.DRIPFEED_VECTORS ?? path.resolve(__dirname, "../../../shared/vectors");
+export const VECTORS_DIR = process.env.DRIPFEED_VECTORS ?? path.resolve(__dirname, "../vectors");
 
 export function loadVector<T>(name: string): T {
   return JSON.parse(readFileSync(path.join(VECTORS_DIR, name), "utf8")) as T;
