@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {Panic} from "@openzeppelin/contracts/utils/Panic.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -33,6 +34,15 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     uint8 public constant TERMINATE = 2;
     /// @notice Permission to open agreements and raise budgets, within the grant's allowance bucket.
     uint8 public constant OPEN = 4;
+
+    /// @inheritdoc IDripFeed
+    uint256 public constant override ACCEPT_NOTICE = 3600;
+    /// @inheritdoc IDripFeed
+    uint256 public constant override ITEM_CALL_GAS = 200_000;
+    /// @dev Gas that must be left before a capped call so that the call really receives `ITEM_CALL_GAS`: the EVM
+    /// forwards at most 63/64 of what is left after the call's own cost (up to 2 600 for a cold account), and a few
+    /// hundred gas of set-up run between the check and the call.
+    uint256 private constant ITEM_CALL_GAS_NEEDED = ITEM_CALL_GAS + ITEM_CALL_GAS / 63 + 5_000;
 
     // The type string is hashed at compile time, so its length costs nothing.
     // solhint-disable gas-small-strings
@@ -101,15 +111,25 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     uint256 private constant STATUS_SHIFT = 200;
     uint256 private constant HAS_CAP_SHIFT = 248;
 
-    /// @dev Slot 0 is all an acceptance check reads; slot 1 is read only when the OPEN bucket is used.
+    /// @dev Slot 0 is all an acceptance check reads: the ACCEPT validity (with its notice) and a copy of the pool's
+    /// token (set at `createPool`, never changed), so a grantee's `settle` need not read the pool's token slot. The
+    /// other slots are read only when the OPEN bucket is used.
     struct GrantRecord {
+        // slot 0
+        uint40 acceptValidUntil;
+        IERC20 token;
         uint8 permissions;
         uint40 validUntil;
+        // slot 1
         uint40 refilledAt;
         uint128 level;
+        // slot 2
         uint128 openAllowance;
         uint128 openRefillRate;
     }
+
+    /// @dev Bit offset of `GrantRecord.token` in slot 0 (`acceptValidUntil` is the low 40 bits).
+    uint256 private constant GRANT_TOKEN_SHIFT = 40;
 
     /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call (domain separator, atomicity) and
     /// per run of consecutive items of one pool (token, an already-authorized signer). A memory struct: packing would
@@ -155,6 +175,11 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     ) external view returns (uint8 permissions, uint40 validUntil, uint256 openAllowanceNow) {
         GrantRecord storage grant = _grants[poolId][grantee];
         return (grant.permissions, grant.validUntil, _allowanceNow(grant));
+    }
+
+    /// @inheritdoc IDripFeed
+    function acceptValidUntil(bytes32 poolId, address grantee) external view returns (uint256) {
+        return _grants[poolId][grantee].acceptValidUntil;
     }
 
     /// @inheritdoc IDripFeed
@@ -273,23 +298,22 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         uint128 openRefillRate
     ) external nonReentrant {
         // Check: owner, a real grantee, known permission bits.
-        _ownedPool(poolId);
+        PoolRecord storage pool = _ownedPool(poolId);
         if (grantee == address(0)) revert ZeroAddress();
         if (permissions & ~ALL_PERMISSIONS != 0) revert InvalidPermissions(permissions);
 
-        // Effect: replace the grant; the bucket starts full. Revoking clears it entirely.
-        if (permissions == 0) {
-            delete _grants[poolId][grantee];
-        } else {
-            _grants[poolId][grantee] = GrantRecord({
-                permissions: permissions,
-                validUntil: validUntil,
-                refilledAt: uint40(block.timestamp),
-                level: openAllowance,
-                openAllowance: openAllowance,
-                openRefillRate: openRefillRate
-            });
-        }
+        // Effect: replace the grant as set (the bucket starts full); only the ACCEPT validity keeps a notice.
+        GrantRecord storage grant = _grants[poolId][grantee];
+        _grants[poolId][grantee] = GrantRecord({
+            acceptValidUntil: _nextAcceptValidUntil(grant.acceptValidUntil, permissions, validUntil),
+            token: pool.token,
+            permissions: permissions,
+            validUntil: validUntil,
+            refilledAt: uint40(block.timestamp),
+            level: openAllowance,
+            openAllowance: openAllowance,
+            openRefillRate: openRefillRate
+        });
         emit GrantSet(poolId, grantee, permissions, validUntil, openAllowance, openRefillRate);
     }
 
@@ -365,11 +389,27 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             if (block.timestamp <= windowEnd) revert ClaimWindowOpen(windowEnd);
         }
 
-        // Effect: what was never paid goes back to the pool's free balance.
-        uint256 refunded = uint256(a.budget) - a.paid;
+        // Effect: the provider keeps everything the payout rule made payable (paid below); only the rest of the
+        // budget goes back to the pool's free balance.
+        uint256 word0 = _word(a, 0);
+        uint256 word1 = _word(a, 1);
+        uint256 payableNow = _payableNow(a, word0, word1 >> 128);
+        uint256 paid = payableNow - uint128(word1);
+        uint256 refunded = uint256(a.budget) - payableNow;
         a.status = Status.Released;
         PoolRecord storage pool = _pools[poolId];
+        if (paid != 0) {
+            _setWord(a, 1, payableNow | ((word1 >> 128) << 128));
+            _debit(pool, paid);
+        }
         pool.locked -= uint128(refunded);
+
+        // Interaction: pay the provider before the refund is announced; a payout that fails reverts the release,
+        // so the provider's due is never turned into a refund.
+        if (paid != 0) {
+            pool.token.safeTransfer(address(uint160(word0)), paid);
+            emit Claimed(poolId, agreementId, paid);
+        }
         emit AgreementReleased(poolId, agreementId, refunded);
     }
 
@@ -494,6 +534,25 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
             return PayoutRule.payableAmount(budget, uint128(word3), word3 >> 128, streamRate, acceptedTotal, elapsed);
         }
         return PayoutRule.uncappedAmount(budget, floor, acceptedTotal);
+    }
+
+    /// @dev The ACCEPT validity after a `setGrant`: the new grant's, except that taking away or shortening an ACCEPT
+    /// that still counts leaves the notice the SPEC requires, `max(new, min(old, now + ACCEPT_NOTICE))`, which can
+    /// never exceed the old value.
+    function _nextAcceptValidUntil(
+        uint256 previous,
+        uint8 permissions,
+        uint40 validUntil
+    ) internal view returns (uint40) {
+        uint256 next = permissions & ACCEPT != 0 ? validUntil : 0;
+        // solhint-disable-next-line gas-strict-inequalities
+        if (next < previous && block.timestamp <= previous) {
+            uint256 noticeEnd = block.timestamp + ACCEPT_NOTICE;
+            uint256 kept = previous < noticeEnd ? previous : noticeEnd;
+            if (kept > next) next = kept;
+        }
+        // `next` is `validUntil` or at most `previous`, both 40-bit values.
+        return uint40(next);
     }
 
     /// @dev Whether `account` holds an unexpired grant with `permission`.
@@ -685,10 +744,10 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         // Authorization does not depend on the signature, so a signer already authorized for this pool in this call
         // is not looked up again (grants cannot change during the call: every state-changing entry is nonReentrant).
         if (signer != s.acceptor || signer == address(0)) {
-            if (!_mayAccept(poolId, signer)) return (0, InvalidSignature.selector);
+            if (!_mayAccept(poolId, signer, s)) return (0, InvalidSignature.selector);
             s.acceptor = signer;
         }
-        if (!_isValidSignature(signer, _acceptanceDigest(acceptance, s.domainSeparator), signature)) {
+        if (!_isValidSignature(signer, _acceptanceDigest(acceptance, s.domainSeparator), signature, s.atomic)) {
             return (0, InvalidSignature.selector);
         }
 
@@ -736,7 +795,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         address provider = address(uint160(word0));
         if (s.atomic) {
             token.safeTransfer(provider, paid);
-        } else if (!token.trySafeTransfer(provider, paid)) {
+        } else if (!_tryTransferCapped(token, provider, paid)) {
             // Roll back this item only; the reentrancy guard kept everything else unchanged meanwhile.
             _setWord(a, 1, word1);
             pool.balance += uint128(paid);
@@ -745,18 +804,36 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The owner, or a grantee with an unexpired ACCEPT grant. The grant is looked up first because a
-    /// supervisor key is the usual signer; the owner costs one more read.
-    function _mayAccept(bytes32 poolId, address signer) internal view returns (bool) {
-        return _hasValidGrant(poolId, signer, ACCEPT) || signer == _pools[poolId].owner;
+    /// @dev The owner, or a grantee whose ACCEPT validity (grant or notice) has not passed. The grant is looked up
+    /// first because a supervisor key is the usual signer: its slot also carries the pool's token, which goes into
+    /// the settlement context. The owner costs one more read (and the token is read when first paid out).
+    function _mayAccept(bytes32 poolId, address signer, Settlement memory s) internal view returns (bool) {
+        uint256 word;
+        GrantRecord storage grant = _grants[poolId][signer];
+        assembly ("memory-safe") {
+            word := sload(grant.slot)
+        }
+        // The SPEC: a grantee's acceptances settle while `now <= acceptValidUntil`.
+        // solhint-disable-next-line gas-strict-inequalities
+        if (block.timestamp <= uint40(word)) {
+            s.token = IERC20(address(uint160(word >> GRANT_TOKEN_SHIFT)));
+            return true;
+        }
+        return signer == _pools[poolId].owner;
     }
 
     /// @dev ECDSA first (no code lookup for the common EOA signer), then ERC-1271 for contract wallets. A contract
     /// address cannot produce a matching ECDSA signature, so trying ECDSA first never accepts a wrong signer. The
     /// ECDSA rule is OpenZeppelin's `tryRecoverCalldata`: 65 bytes, `v` 27 or 28, `s` in the lower half order, a
     /// non-zero recovered address; written inline to skip its error-tuple plumbing.
-    function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) internal view returns (bool) {
+    function _isValidSignature(
+        address signer,
+        bytes32 digest,
+        bytes calldata signature,
+        bool atomic
+    ) internal view returns (bool) {
         bool valid;
+        bool recoverFailed;
         assembly ("memory-safe") {
             if eq(signature.length, 65) {
                 let r := calldataload(signature.offset)
@@ -774,12 +851,71 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
                     mstore(add(ptr, 0x40), r)
                     mstore(add(ptr, 0x60), sv)
                     mstore(0x00, 0)
-                    pop(staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20))
+                    // The precompile fails only when it runs out of gas: never mistake that for a bad signature.
+                    recoverFailed := iszero(staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20))
                     let recovered := mload(0x00)
                     valid := and(iszero(iszero(recovered)), eq(recovered, signer))
                 }
             }
         }
-        return valid || SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
+        if (recoverFailed) _revertWith(InsufficientGasForItem.selector);
+        if (valid) return true;
+        if (atomic) return SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
+        // In a batch the wallet gets at most `ITEM_CALL_GAS`; an account without code cannot answer at all.
+        if (signer.code.length == 0) return false;
+        _requireItemCallGas();
+        return _isValidERC1271Capped(signer, digest, signature);
+    }
+
+    /// @dev OpenZeppelin's `isValidERC1271SignatureNowCalldata` with the call capped at `ITEM_CALL_GAS`: valid only
+    /// when the call succeeds and its first returned word is exactly the magic value (selector, 28 zero bytes).
+    function _isValidERC1271Capped(
+        address signer,
+        bytes32 digest,
+        bytes calldata signature
+    ) internal view returns (bool valid) {
+        bytes4 selector = IERC1271.isValidSignature.selector;
+        uint256 callGas = ITEM_CALL_GAS;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), digest)
+            mstore(add(ptr, 0x24), 0x40)
+            mstore(add(ptr, 0x44), signature.length)
+            calldatacopy(add(ptr, 0x64), signature.offset, signature.length)
+            mstore(0x00, 0)
+            let success := staticcall(callGas, signer, ptr, add(0x64, signature.length), 0x00, 0x20)
+            valid := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), selector)))
+        }
+    }
+
+    /// @dev Reverts the whole batch unless a capped call made now would really receive `ITEM_CALL_GAS`: an honest
+    /// item must never fail for want of gas the relay did not send.
+    function _requireItemCallGas() internal view {
+        if (gasleft() < ITEM_CALL_GAS_NEEDED) _revertWith(InsufficientGasForItem.selector);
+    }
+
+    /// @dev OpenZeppelin's `trySafeTransfer` with the call capped at `ITEM_CALL_GAS`: true when the call succeeds and
+    /// returns nothing from a contract, or returns exactly `true`. At most one word of return data is copied, so a
+    /// token cannot grief the batch with a huge answer either.
+    function _tryTransferCapped(IERC20 token, address to, uint256 amount) internal returns (bool ok) {
+        _requireItemCallGas();
+        bytes4 selector = IERC20.transfer.selector;
+        uint256 callGas = ITEM_CALL_GAS;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), to)
+            mstore(add(ptr, 0x24), amount)
+            mstore(0x00, 0)
+            let success := call(callGas, token, 0, ptr, 0x44, 0x00, 0x20)
+            switch returndatasize()
+            case 0 {
+                ok := and(success, gt(extcodesize(token), 0))
+            }
+            default {
+                ok := and(success, eq(mload(0x00), 1))
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ import {Agreement, DebitNoteAcceptance, Pool, SignedAcceptance, Terms} from "../
 /// @notice Drip-feed escrow that keeps paying Golem providers while the requestor is offline.
 /// A requestor funds a pool, opens one agreement per Golem agreement, and from then on every debit-note acceptance
 /// is an EIP-712 signature that anyone may submit; an optional stream floor pays by the second with no acceptance.
-/// @dev Binding interface of DripFeed protocol version 1 (see SPEC.md). Views never revert for unknown ids: they
+/// @dev Binding interface of DripFeed protocol version 1.1 (see docs/PROTOCOL.md). Views never revert for unknown ids: they
 /// return zero values (`owner == address(0)`, `Status.None`).
 interface IDripFeed {
     /*//////////////////////////////////////////////////////////////
@@ -108,6 +108,9 @@ interface IDripFeed {
     error NothingToSettle();
     /// @notice `permissions` has bits outside ACCEPT | TERMINATE | OPEN.
     error InvalidPermissions(uint8 permissions);
+    /// @notice `settleBatch` has too little gas left to give the next item's external call its `ITEM_CALL_GAS`; the
+    /// whole batch reverts rather than failing an honest item for want of gas. Resend it with a higher gas limit.
+    error InsufficientGasForItem();
 
     /*//////////////////////////////////////////////////////////////
                                  POOLS
@@ -162,9 +165,12 @@ interface IDripFeed {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Sets `grantee`'s rights over the pool, replacing any earlier grant and refilling its OPEN bucket.
-    /// @dev Owner only. `permissions` is a mask of ACCEPT (1), TERMINATE (2), OPEN (4); 0 revokes, which also voids
-    /// the grantee's unsettled acceptances. A grant counts while `block.timestamp <= validUntil`.
-    /// Reverts `NotPoolOwner`, `ZeroAddress`, `InvalidPermissions`.
+    /// @dev Owner only. `permissions` is a mask of ACCEPT (1), TERMINATE (2), OPEN (4); 0 revokes. A grant counts
+    /// while `block.timestamp <= validUntil`. TERMINATE and OPEN end at once; ACCEPT gives notice: when this call
+    /// removes ACCEPT or moves it earlier while the grantee's ACCEPT still counts, `acceptValidUntil` becomes
+    /// `max(new value, min(old value, block.timestamp + ACCEPT_NOTICE))` (new value: `validUntil` with ACCEPT, 0
+    /// without), so the acceptances the grantee already signed keep settling for up to an hour. It never extends
+    /// what the previous grant allowed. Reverts `PoolNotFound`, `NotPoolOwner`, `ZeroAddress`, `InvalidPermissions`.
     /// @param poolId The pool.
     /// @param grantee The delegate (a hot key that never holds funds).
     /// @param permissions Mask of ACCEPT | TERMINATE | OPEN.
@@ -191,6 +197,26 @@ interface IDripFeed {
         address grantee
     ) external view returns (uint8 permissions, uint40 validUntil, uint256 openAllowanceNow);
 
+    /// @notice The last second (inclusive) at which acceptances signed by `grantee` settle: the grant's `validUntil`
+    /// while it holds ACCEPT, or the end of the notice that a revocation or shortening left running.
+    /// @dev 0 when the grantee cannot sign. The pool owner's own signature is not governed by this value (it never
+    /// expires), so tools check "signer == owner" first. Acceptances are judged when settled: re-granting ACCEPT
+    /// revives what the key signed before.
+    /// @param poolId The pool.
+    /// @param grantee The delegate.
+    /// @return Unix seconds; the grantee's acceptances settle while `block.timestamp <= acceptValidUntil`.
+    function acceptValidUntil(bytes32 poolId, address grantee) external view returns (uint256);
+
+    /// @notice Seconds an ACCEPT grantee's acceptances keep settling after the grant is revoked or shortened: 3600.
+    /// @return The notice in seconds.
+    // solhint-disable-next-line func-name-mixedcase
+    function ACCEPT_NOTICE() external view returns (uint256);
+
+    /// @notice Gas each `settleBatch` item's external calls (the token transfer, an ERC-1271 check) may use: 200 000.
+    /// @return The gas cap per call.
+    // solhint-disable-next-line func-name-mixedcase
+    function ITEM_CALL_GAS() external view returns (uint256);
+
     /*//////////////////////////////////////////////////////////////
                                AGREEMENTS
     //////////////////////////////////////////////////////////////*/
@@ -214,16 +240,19 @@ interface IDripFeed {
 
     /// @notice Stops the agreement's clock; the provider keeps `paymentTimeout` seconds to settle and claim.
     /// @dev Owner, TERMINATE grantee or the provider; Active only. If the provider terminates, `release` may run at
-    /// once, so a provider should settle and claim first (in one `multicall`).
+    /// once: it still pays the provider everything the payout rule made payable, but acceptances the provider holds
+    /// and has not settled count only if settled first (`multicall([settle, terminate])`).
     /// Reverts `AgreementNotFound`, `AgreementNotActive`, `NotAuthorized`.
     /// @param poolId The pool.
     /// @param agreementId The agreement.
     function terminate(bytes32 poolId, bytes32 agreementId) external;
 
-    /// @notice Returns `budget - paid` of a terminated agreement to the pool's free balance, once the claim window
-    /// has passed (at once if the provider terminated). Anyone may call.
-    /// @dev Reverts `AgreementNotFound`, `AgreementNotActive` (already released), `ClaimWindowOpen` (still active, or
-    /// terminated by the owner or a grantee less than `paymentTimeout` seconds ago).
+    /// @notice Pays the provider its `claimable`, then returns the rest of a terminated agreement's budget to the
+    /// pool's free balance, once the claim window has passed (at once if the provider terminated). Anyone may call.
+    /// @dev Emits `Claimed` when the provider is paid something, then `AgreementReleased(budget - payable)`. No release
+    /// ever takes what the payout rule already made payable. Reverts `AgreementNotFound`, `AgreementNotActive`
+    /// (already released), `ClaimWindowOpen` (still active, or terminated by the owner or a grantee less than
+    /// `paymentTimeout` seconds ago), and the token's failure if the payout cannot be sent.
     /// @param poolId The pool.
     /// @param agreementId The agreement.
     function release(bytes32 poolId, bytes32 agreementId) external;
@@ -252,7 +281,8 @@ interface IDripFeed {
 
     /// @notice Records a signed debit-note acceptance and pays the provider what the payout rule now allows.
     /// @dev Anyone may submit; money only ever goes to the agreement's provider. The agreement must be Active or
-    /// Terminated; `signer` must be the pool owner or hold a valid ACCEPT grant at this moment, and the signature
+    /// Terminated; `signer` must be the pool owner or a grantee with `block.timestamp <= acceptValidUntil` (a valid
+    /// ACCEPT grant, or the notice after its revocation), and the signature
     /// must verify for it (EOA or ERC-1271). Reverts `SignatureExpired`, `AgreementNotFound`, `AgreementNotActive`,
     /// `InvalidSignature`, `NothingToSettle` (a stale replay: nothing raised, nothing paid).
     /// @param acceptance The signed message.
@@ -266,6 +296,9 @@ interface IDripFeed {
     ) external returns (uint256 paid);
 
     /// @notice Settles many acceptances; a failing item emits `SettlementFailed` and the others still settle.
+    /// @dev Each item's external calls (token transfer, ERC-1271 `isValidSignature`) get at most `ITEM_CALL_GAS`, so a
+    /// hostile token or wallet fails its own item (`SafeERC20FailedOperation`, `InvalidSignature`). Reverts
+    /// `InsufficientGasForItem` as a whole when too little gas is left to give the next call that allowance.
     /// @param items Acceptances with their signers and signatures.
     /// @return paid Per item, token base units sent (0 for a failed item).
     function settleBatch(SignedAcceptance[] calldata items) external returns (uint256[] memory paid);

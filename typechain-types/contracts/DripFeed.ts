@@ -133,12 +133,15 @@ export interface DripFeedInterface extends Interface {
     nameOrSignature:
       | "ACCEPT"
       | "ACCEPTANCE_TYPEHASH"
+      | "ACCEPT_NOTICE"
+      | "ITEM_CALL_GAS"
       | "MAX_DEBIT_NOTE_INTERVAL"
       | "MAX_PAYMENT_TIMEOUT"
       | "MIN_DEBIT_NOTE_INTERVAL"
       | "OPEN"
       | "TERMINATE"
       | "acceptTimeoutOf"
+      | "acceptValidUntil"
       | "acceptanceDigest"
       | "claim"
       | "claimable"
@@ -183,6 +186,14 @@ export interface DripFeedInterface extends Interface {
     values?: undefined
   ): string;
   encodeFunctionData(
+    functionFragment: "ACCEPT_NOTICE",
+    values?: undefined
+  ): string;
+  encodeFunctionData(
+    functionFragment: "ITEM_CALL_GAS",
+    values?: undefined
+  ): string;
+  encodeFunctionData(
     functionFragment: "MAX_DEBIT_NOTE_INTERVAL",
     values?: undefined
   ): string;
@@ -199,6 +210,10 @@ export interface DripFeedInterface extends Interface {
   encodeFunctionData(
     functionFragment: "acceptTimeoutOf",
     values: [BytesLike, BytesLike]
+  ): string;
+  encodeFunctionData(
+    functionFragment: "acceptValidUntil",
+    values: [BytesLike, AddressLike]
   ): string;
   encodeFunctionData(
     functionFragment: "acceptanceDigest",
@@ -298,6 +313,14 @@ export interface DripFeedInterface extends Interface {
     data: BytesLike
   ): Result;
   decodeFunctionResult(
+    functionFragment: "ACCEPT_NOTICE",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
+    functionFragment: "ITEM_CALL_GAS",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
     functionFragment: "MAX_DEBIT_NOTE_INTERVAL",
     data: BytesLike
   ): Result;
@@ -313,6 +336,10 @@ export interface DripFeedInterface extends Interface {
   decodeFunctionResult(functionFragment: "TERMINATE", data: BytesLike): Result;
   decodeFunctionResult(
     functionFragment: "acceptTimeoutOf",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
+    functionFragment: "acceptValidUntil",
     data: BytesLike
   ): Result;
   decodeFunctionResult(
@@ -668,6 +695,10 @@ export interface DripFeed extends BaseContract {
 
   ACCEPTANCE_TYPEHASH: TypedContractMethod<[], [string], "view">;
 
+  ACCEPT_NOTICE: TypedContractMethod<[], [bigint], "view">;
+
+  ITEM_CALL_GAS: TypedContractMethod<[], [bigint], "view">;
+
   MAX_DEBIT_NOTE_INTERVAL: TypedContractMethod<[], [bigint], "view">;
 
   MAX_PAYMENT_TIMEOUT: TypedContractMethod<[], [bigint], "view">;
@@ -680,6 +711,12 @@ export interface DripFeed extends BaseContract {
 
   acceptTimeoutOf: TypedContractMethod<
     [poolId: BytesLike, agreementId: BytesLike],
+    [bigint],
+    "view"
+  >;
+
+  acceptValidUntil: TypedContractMethod<
+    [poolId: BytesLike, grantee: AddressLike],
     [bigint],
     "view"
   >;
@@ -846,6 +883,12 @@ export interface DripFeed extends BaseContract {
     nameOrSignature: "ACCEPTANCE_TYPEHASH"
   ): TypedContractMethod<[], [string], "view">;
   getFunction(
+    nameOrSignature: "ACCEPT_NOTICE"
+  ): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
+    nameOrSignature: "ITEM_CALL_GAS"
+  ): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
     nameOrSignature: "MAX_DEBIT_NOTE_INTERVAL"
   ): TypedContractMethod<[], [bigint], "view">;
   getFunction(
@@ -864,6 +907,13 @@ export interface DripFeed extends BaseContract {
     nameOrSignature: "acceptTimeoutOf"
   ): TypedContractMethod<
     [poolId: BytesLike, agreementId: BytesLike],
+    [bigint],
+    "view"
+  >;
+  getFunction(
+    nameOrSignature: "acceptValidUntil"
+  ): TypedContractMethod<
+    [poolId: BytesLike, grantee: AddressLike],
     [bigint],
     "view"
   >;

@@ -131,7 +131,10 @@ export type SignedAcceptanceStructOutput = [
 export interface IDripFeedInterface extends Interface {
   getFunction(
     nameOrSignature:
+      | "ACCEPT_NOTICE"
+      | "ITEM_CALL_GAS"
       | "acceptTimeoutOf"
+      | "acceptValidUntil"
       | "acceptanceDigest"
       | "claim"
       | "claimable"
@@ -168,8 +171,20 @@ export interface IDripFeedInterface extends Interface {
   ): EventFragment;
 
   encodeFunctionData(
+    functionFragment: "ACCEPT_NOTICE",
+    values?: undefined
+  ): string;
+  encodeFunctionData(
+    functionFragment: "ITEM_CALL_GAS",
+    values?: undefined
+  ): string;
+  encodeFunctionData(
     functionFragment: "acceptTimeoutOf",
     values: [BytesLike, BytesLike]
+  ): string;
+  encodeFunctionData(
+    functionFragment: "acceptValidUntil",
+    values: [BytesLike, AddressLike]
   ): string;
   encodeFunctionData(
     functionFragment: "acceptanceDigest",
@@ -256,7 +271,19 @@ export interface IDripFeedInterface extends Interface {
   ): string;
 
   decodeFunctionResult(
+    functionFragment: "ACCEPT_NOTICE",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
+    functionFragment: "ITEM_CALL_GAS",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
     functionFragment: "acceptTimeoutOf",
+    data: BytesLike
+  ): Result;
+  decodeFunctionResult(
+    functionFragment: "acceptValidUntil",
     data: BytesLike
   ): Result;
   decodeFunctionResult(
@@ -593,8 +620,18 @@ export interface IDripFeed extends BaseContract {
     event?: TCEvent
   ): Promise<this>;
 
+  ACCEPT_NOTICE: TypedContractMethod<[], [bigint], "view">;
+
+  ITEM_CALL_GAS: TypedContractMethod<[], [bigint], "view">;
+
   acceptTimeoutOf: TypedContractMethod<
     [poolId: BytesLike, agreementId: BytesLike],
+    [bigint],
+    "view"
+  >;
+
+  acceptValidUntil: TypedContractMethod<
+    [poolId: BytesLike, grantee: AddressLike],
     [bigint],
     "view"
   >;
@@ -737,9 +774,22 @@ export interface IDripFeed extends BaseContract {
   ): T;
 
   getFunction(
+    nameOrSignature: "ACCEPT_NOTICE"
+  ): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
+    nameOrSignature: "ITEM_CALL_GAS"
+  ): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
     nameOrSignature: "acceptTimeoutOf"
   ): TypedContractMethod<
     [poolId: BytesLike, agreementId: BytesLike],
+    [bigint],
+    "view"
+  >;
+  getFunction(
+    nameOrSignature: "acceptValidUntil"
+  ): TypedContractMethod<
+    [poolId: BytesLike, grantee: AddressLike],
     [bigint],
     "view"
   >;

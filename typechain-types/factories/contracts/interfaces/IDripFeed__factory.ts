@@ -79,6 +79,11 @@ const _abi = [
     type: "error",
   },
   {
+    inputs: [],
+    name: "InsufficientGasForItem",
+    type: "error",
+  },
+  {
     inputs: [
       {
         internalType: "uint8",
@@ -557,6 +562,32 @@ const _abi = [
     type: "event",
   },
   {
+    inputs: [],
+    name: "ACCEPT_NOTICE",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "ITEM_CALL_GAS",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
     inputs: [
       {
         internalType: "bytes32",
@@ -570,6 +601,30 @@ const _abi = [
       },
     ],
     name: "acceptTimeoutOf",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "poolId",
+        type: "bytes32",
+      },
+      {
+        internalType: "address",
+        name: "grantee",
+        type: "address",
+      },
+    ],
+    name: "acceptValidUntil",
     outputs: [
       {
         internalType: "uint256",
