@@ -150,6 +150,9 @@ async function main(): Promise<void> {
         terms: a.terms,
         startedAt: await startedAt(a.id),
         token,
+        provider: a.key.address,
+        payer: requestorKey.address,
+        paymentPlatform: null,
         leaveRateToContract: i === 1,
       }),
     );
@@ -184,7 +187,8 @@ async function main(): Promise<void> {
       const note = parseDebitNote(provider.issueDebitNote(now));
       const acceptor = acceptors.get(note.agreementId);
       if (!acceptor) continue;
-      const { decision, signed } = await acceptor.accept(note, supervisorKey, supervisor.domain, now);
+      const authority = { owner: requestorKey.address, acceptValidUntil: now + 86_400n };
+      const { decision, signed } = await acceptor.accept(note, supervisorKey, supervisor.domain, { now, authority });
       if (decision.kind === "reject") {
         log.at(now, "supervisor", `refused ${provider.name}'s note ${note.debitNoteId}: ${decision.reason}`);
       } else if (signed) {
