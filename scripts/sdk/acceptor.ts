@@ -379,6 +379,12 @@ export class DebitNoteAcceptor {
     return signed;
   }
 
+  /** Replaces what the acceptor remembers with `activities` (e.g. read back from a database). */
+  restore(activities: ReadonlyMap<string, ActivityState>): void {
+    this.activities.clear();
+    for (const [id, state] of activities) this.activities.set(id, { ...state });
+  }
+
   /** What this acceptor remembers, to persist between runs. */
   exportState(): AcceptorStateJson {
     const activities: AcceptorStateJson["activities"] = {};

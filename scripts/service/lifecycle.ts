@@ -20,7 +20,14 @@ export const EXIT = {
 } as const;
 
 /** Error codes that mean "fix the command line or the environment", not "try again later". */
-const CONFIG_CODES = new Set(["INVALID_ARGUMENT", "STORE_LOCKED", "STORE_MISMATCH", "NOT_DEPLOYED", "NOT_AUTHORIZED"]);
+const CONFIG_CODES = new Set([
+  "INVALID_ARGUMENT",
+  "STORE_LOCKED",
+  "STORE_MISMATCH",
+  "NOT_DEPLOYED",
+  "NOT_AUTHORIZED",
+  "UNKNOWN_POOL",
+]);
 
 /** The exit status for an error that stopped a service. */
 export function exitStatusOf(error: unknown): number {
