@@ -5,6 +5,7 @@ import { isDripFeedError } from "../sdk/errors";
 import { shortMessage } from "../service/chain";
 import { limiter } from "../service/concurrency";
 import type { AcceptorChain } from "./chain";
+import { crashPoint } from "./faults";
 import type { AcceptorMetrics } from "./metrics";
 import type { AcceptorStore, NoteRecord } from "./store";
 import { type YagnaClient, isYagnaError } from "./yagna";
@@ -39,6 +40,8 @@ export interface DelivererOptions {
   yagna?: { client: YagnaClient; allocationId: string };
   /** The requestor's clock in unix seconds (yagna's eventDate clock); the wall clock by default. */
   clock?: () => number;
+  /** Delay before the first retry (ms, default 1000); it doubles with each attempt. */
+  retryBaseMs?: number;
 }
 
 /** What one attempt came to. */
@@ -47,8 +50,8 @@ type Outcome =
   | { kind: "final"; code: string; detail: string }
   | { kind: "retry"; code: string; detail: string };
 
-/** Seconds before attempt n + 1 (after n failed): 1, 2, 4, 8 s. */
-function backoffSeconds(attempts: number): number {
+/** Delay before attempt n + 1 (after n failed), in units of the retry base: 1, 2, 4, 8. */
+function backoffFactor(attempts: number): number {
   return Math.min(60, 2 ** Math.max(0, attempts - 1));
 }
 
@@ -58,10 +61,12 @@ export class Deliverer {
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private readonly clock: () => number;
+  private readonly retryBaseMs: number;
   lastError: string | undefined;
 
   constructor(private readonly options: DelivererOptions) {
     this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.retryBaseMs = options.retryBaseMs ?? 1_000;
   }
 
   start(): void {
@@ -131,8 +136,8 @@ export class Deliverer {
           code: "GAVE_UP",
           detail: `gave up after ${note.deliveryAttempts} attempts (${note.deliveryDetail ?? "no answer"}); the acceptance timeout passed or the attempts ran out`,
         });
-      } else if (note.deliveryNextAt * 1000 > nowMs) {
-        nextDue = Math.min(nextDue, note.deliveryNextAt * 1000);
+      } else if (note.deliveryNextAt > nowMs) {
+        nextDue = Math.min(nextDue, note.deliveryNextAt);
       } else {
         due.push(note);
       }
@@ -150,7 +155,15 @@ export class Deliverer {
     });
     if (this.options.relayUrl) {
       const limit = limiter(CONCURRENCY);
-      await Promise.all(live.map((note) => limit(async () => this.finish(note, await this.postToRelay(note)))));
+      await Promise.all(
+        live.map((note) =>
+          limit(async () => {
+            const outcome = await this.postToRelay(note);
+            if (outcome.kind === "done") crashPoint("handed");
+            this.finish(note, outcome);
+          }),
+        ),
+      );
     } else {
       for (let i = 0; i < live.length; i += BATCH) await this.settleOwn(live.slice(i, i + BATCH));
     }
@@ -176,9 +189,9 @@ export class Deliverer {
     }
     if (outcome.code !== "GAVE_UP" && outcome.code !== "EXPIRED") metrics.relayErrors.inc({ code: outcome.code });
     if (outcome.kind === "retry" && this.mayTry(attempts, note.acceptTimeoutAt)) {
-      const retryIn = backoffSeconds(attempts);
-      store.setDelivery(note.debitNoteId, "pending", attempts, Math.floor(Date.now() / 1000) + retryIn, outcome.detail);
-      log.warn({ ...context, code: outcome.code, retryIn }, `acceptance not handed on yet: ${outcome.detail}`);
+      const retryInMs = this.retryBaseMs * backoffFactor(attempts);
+      store.setDelivery(note.debitNoteId, "pending", attempts, Date.now() + retryInMs, outcome.detail);
+      log.warn({ ...context, code: outcome.code, retryInMs }, `acceptance not handed on yet: ${outcome.detail}`);
       return;
     }
     store.setDelivery(note.debitNoteId, "failed", attempts, 0, `${outcome.code}: ${outcome.detail}`);
@@ -290,14 +303,15 @@ export class Deliverer {
         log.error(context, "could not accept the note in yagna before its acceptance timeout");
         continue;
       }
-      if (note.yagnaNextAt * 1000 > nowMs) {
-        nextDue = Math.min(nextDue, note.yagnaNextAt * 1000);
+      if (note.yagnaNextAt > nowMs) {
+        nextDue = Math.min(nextDue, note.yagnaNextAt);
         continue;
       }
       work.push(
         limit(async () => {
           try {
             await yagna.client.acceptDebitNote(note.debitNoteId, note.totalAmountDue, yagna.allocationId);
+            crashPoint("yagna-accepted");
             store.setYagna(note.debitNoteId, "accepted", attempts, 0, null);
             metrics.yagnaAccepts.inc({ outcome: "accepted" });
             log.info(context, "accepted in yagna");
@@ -305,9 +319,9 @@ export class Deliverer {
             metrics.yagnaErrors.inc();
             const detail = shortMessage(error);
             if (isYagnaError(error) && error.transient && this.mayTry(attempts, note.acceptTimeoutAt)) {
-              const nextAt = Math.floor(Date.now() / 1000) + backoffSeconds(attempts);
+              const nextAt = Date.now() + this.retryBaseMs * backoffFactor(attempts);
               store.setYagna(note.debitNoteId, "pending", attempts, nextAt, detail);
-              nextDue = Math.min(nextDue, nextAt * 1000);
+              nextDue = Math.min(nextDue, nextAt);
               log.warn({ ...context, err: detail }, "yagna did not take the acceptance yet");
             } else {
               store.setYagna(note.debitNoteId, "failed", attempts, 0, detail);

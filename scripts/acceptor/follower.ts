@@ -8,6 +8,7 @@ import { type DebitNote, formatRfc3339Micros } from "../sdk/debitNote";
 import { shortMessage } from "../service/chain";
 import { limiter } from "../service/concurrency";
 import type { AcceptorChain } from "./chain";
+import { crashPoint } from "./faults";
 import type { AcceptorMetrics } from "./metrics";
 import type { AcceptorStore, NewNote, NoteRecord } from "./store";
 import type { DebitNoteEvent, YagnaClient } from "./yagna";
@@ -225,6 +226,7 @@ export class Follower {
       floor,
       authority,
     });
+    if (signed) crashPoint("signed");
 
     let record: NewNote;
     if (decision.kind === "reject") {
@@ -259,6 +261,7 @@ export class Follower {
         `accepted: agreement total ${formatAmount(decision.agreementTotal, pool.token)}`,
       );
     }
+    crashPoint("decided");
     const stored = store.note(note.debitNoteId);
     if (stored) this.options.onDecided?.(stored);
   }

@@ -46,6 +46,8 @@ export interface AcceptorOptions {
   logger?: Logger;
   /** Longest drain (ms) before the process exits anyway (the task and main.ts use it). */
   drainTimeoutMs?: number;
+  /** Delay before the first retry of a hand-off (ms, default 1000); it doubles with each attempt. */
+  retryBaseMs?: number;
 }
 
 export interface Acceptor {
@@ -134,6 +136,7 @@ export async function startAcceptor(options: AcceptorOptions): Promise<Acceptor>
       metrics,
       log,
       relayUrl,
+      retryBaseMs: options.retryBaseMs,
       yagna: options.yagnaAllocation ? { client: yagna, allocationId: options.yagnaAllocation } : undefined,
     });
     const listeners: ((note: NoteRecord) => void)[] = [];

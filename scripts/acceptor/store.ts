@@ -56,6 +56,7 @@ export interface NoteRecord {
   acceptTimeoutAt: number | null;
   delivery: DeliveryState;
   deliveryAttempts: number;
+  /** When the next attempt may be made (ms since the epoch). */
   deliveryNextAt: number;
   deliveryDetail: string | null;
   /** The relay's id of the acceptance, once handed. */
@@ -64,6 +65,7 @@ export interface NoteRecord {
   txHash: string | null;
   yagna: YagnaAcceptState;
   yagnaAttempts: number;
+  /** When the next attempt may be made (ms since the epoch). */
   yagnaNextAt: number;
   yagnaDetail: string | null;
 }
