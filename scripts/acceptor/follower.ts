@@ -59,8 +59,12 @@ export class Follower {
   private stopping = false;
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
-  /** Set when a whole poll came back already seen: the next one starts exactly at the cursor (no overlap). */
-  private exact = false;
+  /**
+   * Whether the next poll reaches back before the cursor: after a start, a failure or a full page, events stamped in
+   * the same microsecond as the cursor may still be unhandled. Otherwise it asks strictly after the cursor, so an
+   * idle poll really waits.
+   */
+  private overlap = true;
   private failures = 0;
   private wakeSleep: (() => void) | undefined;
   /** When the last poll answered (ms), for /healthz. */
@@ -113,7 +117,7 @@ export class Follower {
   private async step(): Promise<void> {
     const { store, yagna, metrics } = this.options;
     const cursor = store.cursor();
-    const after = cursor ? formatRfc3339Micros(this.exact ? cursor.at : cursor.at - OVERLAP_MICROS) : undefined;
+    const after = cursor ? formatRfc3339Micros(this.overlap ? cursor.at - OVERLAP_MICROS : cursor.at) : undefined;
     const events = await yagna
       .debitNoteEvents(after, this.options.pollTimeoutSeconds ?? 10, MAX_EVENTS, this.abort.signal)
       .catch((error: unknown) => {
@@ -122,12 +126,16 @@ export class Follower {
       });
     this.lastPollAt = Date.now();
     const fresh = events.filter((event) => !store.seen(event));
-    this.exact = events.length >= MAX_EVENTS && fresh.length === 0;
+    // A full page may end inside a run of same-instant events: look back again, unless the page held nothing new
+    // (a run longer than a page; going on strictly after it is the only way forward).
+    const full = events.length >= MAX_EVENTS;
+    this.overlap = true;
     const notes = this.prefetch(fresh);
     for (const event of fresh) {
       if (this.stopping) return;
       await this.handle(event, notes);
     }
+    this.overlap = full && fresh.length > 0;
     if (fresh.length > 0) {
       store.pruneSeen();
       const last = store.cursor();

@@ -64,8 +64,8 @@ export class YagnaStandIn {
   readonly notes = new Map<string, StandInNote>();
   readonly events: StandInEvent[] = [];
   readonly accepts: AcceptCall[] = [];
-  /** Every debitNoteEvents request's query (the tests read the cursor the acceptor sends). */
-  readonly polls: URLSearchParams[] = [];
+  /** Every debitNoteEvents request: its query (the cursor the acceptor sent) and how many events it got (-1: open). */
+  readonly polls: { query: URLSearchParams; returned: number }[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly faults: Fault[] = [];
   private lastAt = 0n;
@@ -167,7 +167,8 @@ export class YagnaStandIn {
   }
 
   private async pollEvents(url: URL, send: (status: number, body: unknown) => void): Promise<void> {
-    this.polls.push(url.searchParams);
+    const poll = { query: url.searchParams, returned: -1 };
+    this.polls.push(poll);
     const after = url.searchParams.get("afterTimestamp");
     const afterAt = after ? rfc3339Micros(after, "afterTimestamp") : undefined;
     const timeout = Number(url.searchParams.get("timeout") ?? "5");
@@ -190,6 +191,7 @@ export class YagnaStandIn {
       });
       found = pick();
     }
+    poll.returned = found.length;
     send(200, found);
   }
 
