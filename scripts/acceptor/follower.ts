@@ -137,7 +137,7 @@ export class Follower {
     }
     this.overlap = full && fresh.length > 0;
     if (fresh.length > 0) {
-      store.pruneSeen();
+      store.prune();
       const last = store.cursor();
       if (last) metrics.cursor.set(Number(last.at / 1_000_000n));
     }

@@ -120,6 +120,12 @@ export async function startAcceptor(options: AcceptorOptions): Promise<Acceptor>
     log.warn(`chain ${client.chainId} has no Golem payment platform: notes' platform is not checked (set --platform)`);
   }
 
+  if (options.yagnaAllocation !== undefined) {
+    log.warn(
+      { allocation: options.yagnaAllocation },
+      "--yagna-accept: yagna also pays payable notes (those with a paymentDueDate) from this allocation with its own driver, on top of DripFeed",
+    );
+  }
   const store = new AcceptorStore(options.db);
   let ops: OpsServer | undefined;
   try {

@@ -154,6 +154,11 @@ CREATE TABLE IF NOT EXISTS activities (
 
 /** Events are kept this long behind the cursor to recognise them when a poll overlaps (microseconds). */
 const SEEN_RETENTION_MICROS = 24n * 3600n * 1_000_000n;
+/**
+ * Finished notes (nothing pending for them) are kept this long behind the cursor (seconds): long past any resend or
+ * question about them, short enough that years of notes do not pile up.
+ */
+const NOTE_RETENTION_SECONDS = 30 * 86_400;
 
 function fromRow(row: NoteRow): NoteRecord {
   return {
@@ -208,6 +213,9 @@ export class AcceptorStore {
       seen: db.prepare("SELECT 1 FROM seen_events WHERE debit_note_id = ? AND event_type = ? AND at = ?"),
       markSeen: db.prepare("INSERT OR IGNORE INTO seen_events (debit_note_id, event_type, at) VALUES (?, ?, ?)"),
       pruneSeen: db.prepare("DELETE FROM seen_events WHERE at < ?"),
+      pruneNotes: db.prepare(
+        "DELETE FROM notes WHERE received_at < ? AND delivery != 'pending' AND yagna != 'pending'",
+      ),
       note: db.prepare("SELECT * FROM notes WHERE debit_note_id = ?"),
       insertNote: db.prepare(
         `INSERT INTO notes (debit_note_id, agreement_id, activity_id, event_date, received_at, total_amount_due,
@@ -303,10 +311,15 @@ export class AcceptorStore {
     })();
   }
 
-  /** Forgets events far behind the cursor (they can no longer come back in an overlapping poll). */
-  pruneSeen(): void {
+  /**
+   * Forgets events far behind the cursor (they can no longer come back in an overlapping poll) and finished notes
+   * a month behind it (the policy's memory, one row per activity, stays).
+   */
+  prune(): void {
     const cursor = this.cursor();
-    if (cursor) this.stmts.pruneSeen.run(cursor.at - SEEN_RETENTION_MICROS);
+    if (!cursor) return;
+    this.stmts.pruneSeen.run(cursor.at - SEEN_RETENTION_MICROS);
+    this.stmts.pruneNotes.run(Number(cursor.at / 1_000_000n) - NOTE_RETENTION_SECONDS);
   }
 
   /** Accepted notes whose acceptance still waits for delivery, oldest first. */
