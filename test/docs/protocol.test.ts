@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, TypedDataEncoder, concat, keccak256, toUtf8Bytes } from "ethers";
 import hre from "hardhat";
 import type { Artifact } from "hardhat/types";
 
@@ -175,9 +175,31 @@ describe("docs/PROTOCOL.md matches the contract", () => {
       .map((b) => b.body.trim())
       .filter((body) => body.startsWith("DebitNoteAcceptance("));
     expect(typeStrings).to.have.length(1);
-    expect(keccak256(toUtf8Bytes(typeStrings[0]))).to.equal(await dripFeed.ACCEPTANCE_TYPEHASH());
-
+    // The contract's digest of a message, rebuilt by hand from the documented type string and domain.
     const domain = await dripFeed.eip712Domain();
+    const message = {
+      poolId: keccak256(toUtf8Bytes("pool")),
+      agreementId: keccak256(toUtf8Bytes("agreement")),
+      debitNoteId: keccak256(toUtf8Bytes("note")),
+      totalAccepted: 123n,
+      deadline: 456n,
+    };
+    const structHash = keccak256(
+      AbiCoder.defaultAbiCoder().encode(
+        ["bytes32", "bytes32", "bytes32", "bytes32", "uint256", "uint256"],
+        [keccak256(toUtf8Bytes(typeStrings[0])), ...Object.values(message)],
+      ),
+    );
+    const domainSeparator = TypedDataEncoder.hashDomain({
+      name: domain.name,
+      version: domain.version,
+      chainId: domain.chainId,
+      verifyingContract: domain.verifyingContract,
+    });
+    expect(await dripFeed.acceptanceDigest(message)).to.equal(
+      keccak256(concat(["0x1901", domainSeparator, structHash])),
+    );
+
     expect(doc).to.include(`Domain: \`name = "${domain.name}"\`, \`version = "${domain.version}"\``);
   });
 
