@@ -125,9 +125,10 @@ describe("adversarial: the per-item gas cap of settleBatch", () => {
       expect(reverted).to.be.greaterThan(0);
     });
 
-    it("reverts as a whole (InsufficientGasForItem) when given too little gas, and nothing moves", async () => {
-      const items = [griefItem, ...honest];
-      // Less than the estimate: the last honest item could not be given its allowance.
+    it("reverts as a whole (InsufficientGasForItem) when the burning item cannot get its allowance", async () => {
+      // The burning item last: below the estimate its call gets less than ITEM_CALL_GAS, so its failure could be
+      // the sender's fault, and the batch reverts rather than charge the item.
+      const items = [...honest, griefItem];
       const gasLimit = (await f.dripFeed.connect(f.relay).settleBatch.estimateGas(items)) - 20_000n;
       await expectMoves(
         f.glm,
@@ -141,6 +142,18 @@ describe("adversarial: the per-item gas cap of settleBatch", () => {
       );
       await expectHonestPaid(0n);
       expect(await poolState(f, griefPool)).to.deep.equal([5_000n, 4_000n]);
+    });
+
+    it("reverts as a whole when the gas runs out before the end, and nothing moves", async () => {
+      const items = [griefItem, ...honest];
+      const gasLimit = (await f.dripFeed.connect(f.relay).settleBatch.estimateGas(items)) - 20_000n;
+      await expectMoves(
+        f.glm,
+        parties,
+        async () => expect(f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit })).to.be.reverted,
+        {},
+      );
+      await expectHonestPaid(0n);
     });
   });
 

@@ -1,5 +1,5 @@
 /**
- * An independent TypeScript model of SPEC.md (DripFeed protocol v1), written from the SPEC and not from the
+ * An independent TypeScript model of the DripFeed protocol 1.1 (docs/PROTOCOL.md), written from the protocol and not from the
  * contract: pools, grants with the OPEN token bucket, agreements, the payout rule, the claim window and every
  * token movement. Each operation either returns the error the SPEC names (and leaves the state untouched) or
  * applies its effects. Where several errors apply at once the SPEC does not fix an order; the model checks them in
