@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { formatRfc3339Micros, rfc3339Micros } from "../sdk/debitNote";
+import { type DebitNote, formatRfc3339Micros, rfc3339Micros } from "../sdk/debitNote";
 
 /**
  * A stand-in for the requestor's yagna, serving the three payment-API calls the acceptor makes with yagna's JSON:
@@ -13,22 +13,8 @@ import { formatRfc3339Micros, rfc3339Micros } from "../sdk/debitNote";
  * into it; the tests script resends, cancellations, other agreements' notes and faults.
  */
 
-export interface StandInNote {
-  debitNoteId: string;
-  issuerId: string;
-  recipientId: string;
-  payeeAddr: string;
-  payerAddr: string;
-  paymentPlatform: string;
-  timestamp: string;
-  agreementId: string;
-  activityId: string;
-  totalAmountDue: string;
-  usageCounterVector?: unknown;
-  paymentDueDate?: string;
-  status: string;
-  previousDebitNoteId?: string;
-}
+/** A note as the stand-in serves it: yagna's `DebitNote` JSON, with any status (the tests serve odd ones). */
+export type StandInNote = Omit<DebitNote, "status"> & { status: string };
 
 export interface StandInEvent {
   debitNoteId: string;
