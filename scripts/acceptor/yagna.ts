@@ -1,5 +1,5 @@
 import { type DebitNote, parseDebitNote, rfc3339Micros } from "../sdk/debitNote";
-import { DripFeedError, isDripFeedError } from "../sdk/errors";
+import { DripFeedError } from "../sdk/errors";
 
 /**
  * The part of yagna's payment API (requestor side, base path /payment-api/v1, bearer app key) the acceptor uses:
@@ -44,7 +44,7 @@ export class YagnaError extends DripFeedError {
 }
 
 export function isYagnaError(error: unknown): error is YagnaError {
-  return isDripFeedError(error) && error.code === "YAGNA_ERROR" && error instanceof YagnaError;
+  return error instanceof YagnaError;
 }
 
 export interface YagnaClientOptions {
