@@ -26,6 +26,8 @@ const BATCH = 50;
 const CONCURRENCY = 8;
 /** Longest pause between rounds when nothing is due (ms); new decisions wake the loop at once. */
 const IDLE_MS = 5_000;
+/** Final outcomes decided without trying (no relay call, no transaction). */
+const NOT_ATTEMPTED = new Set(["GAVE_UP", "EXPIRED"]);
 /** Relay answers that mean "the chain or the relay already has this total or more". */
 const COVERED_CODES = new Set(["STALE_TOTAL"]);
 
@@ -174,7 +176,9 @@ export class Deliverer {
   /** Records an outcome: done (covering lower totals of the agreement), final failure, or a retry later. */
   private finish(note: NoteRecord, outcome: Outcome): void {
     const { store, metrics, log } = this.options;
-    const attempts = note.deliveryAttempts + 1;
+    // Giving up and an expired deadline are decided here, without an attempt: they do not count as one.
+    const attempted = !(outcome.kind === "final" && NOT_ATTEMPTED.has(outcome.code));
+    const attempts = note.deliveryAttempts + (attempted ? 1 : 0);
     const context = { debitNoteId: note.debitNoteId, agreementId: note.agreementId, attempts };
     if (outcome.kind === "done") {
       store.setDelivery(note.debitNoteId, outcome.state, attempts, 0, outcome.detail, outcome);
@@ -187,7 +191,7 @@ export class Deliverer {
       );
       return;
     }
-    if (outcome.code !== "GAVE_UP" && outcome.code !== "EXPIRED") metrics.relayErrors.inc({ code: outcome.code });
+    if (attempted) metrics.relayErrors.inc({ code: outcome.code });
     if (outcome.kind === "retry" && this.mayTry(attempts, note.acceptTimeoutAt)) {
       const retryInMs = this.retryBaseMs * backoffFactor(attempts);
       store.setDelivery(note.debitNoteId, "pending", attempts, Date.now() + retryInMs, outcome.detail);

@@ -11,7 +11,7 @@ import type { AcceptorChain } from "./chain";
 import { crashPoint } from "./faults";
 import type { AcceptorMetrics } from "./metrics";
 import type { AcceptorStore, NewNote, NoteRecord } from "./store";
-import type { DebitNoteEvent, YagnaClient } from "./yagna";
+import { type DebitNoteEvent, type YagnaClient, isYagnaError } from "./yagna";
 
 /**
  * The acceptor's event reader: long-polls yagna's debit-note events from the cursor in the database, and for each
@@ -158,10 +158,15 @@ export class Follower {
     return notes;
   }
 
+  /** Handles one event; counted once it is handled (a failed attempt is tried again from the cursor). */
   private async handle(event: DebitNoteEvent, notes: Map<string, Promise<DebitNote | undefined>>): Promise<void> {
     const { store, metrics, log } = this.options;
+    if (event.eventType === RECEIVED) {
+      await this.received(event, notes.get(event.debitNoteId));
+      metrics.events.inc({ type: event.eventType });
+      return;
+    }
     metrics.events.inc({ type: event.eventType });
-    if (event.eventType === RECEIVED) return this.received(event, notes.get(event.debitNoteId));
     if (event.eventType === CANCELLED) {
       const decided = store.note(event.debitNoteId);
       if (decided?.decision === "accept") {
@@ -183,17 +188,29 @@ export class Follower {
       store.handled(event);
       return;
     }
-    const note = await (fetched ?? this.options.yagna.debitNote(event.debitNoteId)).catch((error: unknown) => {
-      metrics.yagnaErrors.inc();
-      throw error;
-    });
+    let note: DebitNote | undefined;
+    try {
+      note = await (fetched ?? this.options.yagna.debitNote(event.debitNoteId));
+    } catch (error) {
+      if (isYagnaError(error)) {
+        metrics.yagnaErrors.inc();
+        throw error; // yagna did not answer: try this event again
+      }
+      // yagna answered with something that is not a debit note: never acceptable, and it must not stop the stream
+      metrics.ignored.inc({ reason: "malformed" });
+      log.error(
+        { debitNoteId: event.debitNoteId, err: shortMessage(error) },
+        "yagna served a malformed debit note; skipped",
+      );
+      store.handled(event);
+      return;
+    }
     if (!note) {
       metrics.ignored.inc({ reason: "unknown-note" });
       log.warn({ debitNoteId: event.debitNoteId }, "yagna no longer knows this debit note; skipped");
       store.handled(event);
       return;
     }
-    metrics.notesSeen.inc();
     const receivedAt = event.at / 1_000_000n;
     const base = {
       debitNoteId: note.debitNoteId,
@@ -211,6 +228,7 @@ export class Follower {
         "debit note of an agreement this pool does not have: left alone",
       );
       store.handled(event, { note: this.record(base, { decision: "ignored", reason: "agreement not in the pool" }) });
+      metrics.notesSeen.inc();
       return;
     }
 
@@ -236,17 +254,17 @@ export class Follower {
     });
     if (signed) crashPoint("signed");
 
+    metrics.notesSeen.inc();
     let record: NewNote;
     if (decision.kind === "reject") {
-      metrics.refused.inc({ rule: decision.rule });
       record = this.record(base, { decision: "reject", rule: decision.rule, reason: decision.reason });
       store.handled(event, { note: record });
+      metrics.refused.inc({ rule: decision.rule });
       log.info(
         { debitNoteId: note.debitNoteId, agreementId: base.agreementId, rule: decision.rule },
         `refused: ${decision.reason}`,
       );
     } else {
-      metrics.accepted.inc();
       const raises = decision.agreementTotal > floor;
       record = this.record(base, {
         decision: "accept",
@@ -259,6 +277,7 @@ export class Follower {
         yagna: this.options.yagnaAccept ? "pending" : "none",
       });
       store.handled(event, { note: record, activity: acceptor.activity(note.activityId) });
+      metrics.accepted.inc();
       log.info(
         {
           debitNoteId: note.debitNoteId,

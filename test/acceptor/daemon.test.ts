@@ -209,7 +209,7 @@ describe("acceptor daemon (in-process, yagna stand-in, real relay)", function ()
     expect(metrics).to.match(/^dripfeed_acceptor_deliveries_total\{outcome="failed"\} 2$/m);
   });
 
-  it("never answers a resent note twice, and leaves other event types alone", async () => {
+  it("never answers a resent note twice, leaves other event types alone and skips a malformed note", async () => {
     h = await harness();
     const { world: w, yagna } = h;
     const p = h.provider(1, "0.1");
@@ -218,6 +218,9 @@ describe("acceptor daemon (in-process, yagna stand-in, real relay)", function ()
     yagna.receive(note, roundAt(start, 1));
     for (let i = 1; i <= 5; i++) yagna.event(note.debitNoteId, "DebitNoteReceivedEvent", roundAt(start, 1, i));
     yagna.event(newDebitNoteId(), "DebitNotePaymentOkEvent", roundAt(start, 1, 9));
+    // a note yagna serves in a shape that is not a debit note must not stop the stream
+    const malformed = { ...p.issueDebitNote(roundAt(start, 1, 20)), agreementId: "not-an-agreement-id" };
+    yagna.receive(malformed, roundAt(start, 1, 20));
     const follow = p.issueDebitNote(roundAt(start, 2));
     yagna.receive(follow, roundAt(start, 2));
     await h.answered([note.debitNoteId, follow.debitNoteId]);
@@ -225,6 +228,8 @@ describe("acceptor daemon (in-process, yagna stand-in, real relay)", function ()
     expect(yagna.accepted().filter((a) => a.debitNoteId === note.debitNoteId)).to.have.length(1);
     const metrics = await (await fetch(`${h.acceptor.opsUrl}/metrics`)).text();
     expect(metrics).to.match(/^dripfeed_acceptor_notes_seen_total 2$/m);
-    expect(metrics).to.match(/^dripfeed_acceptor_events_total\{type="DebitNoteReceivedEvent"\} 7$/m);
+    expect(metrics).to.match(/^dripfeed_acceptor_events_total\{type="DebitNoteReceivedEvent"\} 8$/m);
+    expect(metrics).to.match(/^dripfeed_acceptor_notes_ignored_total\{reason="malformed"\} 1$/m);
+    expect(h.acceptor.store.note(malformed.debitNoteId)).to.equal(undefined);
   });
 });
