@@ -32,10 +32,6 @@ const P2_CLAIMS_AT = 9;
 async function main(): Promise<void> {
   const started = Date.now();
   await hre.deployments.fixture(["local"]);
-  // Hardhat's gas estimator gives up on a transaction that needs far more gas than it uses (a one-item settleBatch
-  // keeps ITEM_CALL_GAS in reserve) when its search would go past the EIP-7825 per-transaction cap (2^24): keep the
-  // block gas limit within that cap so the relay's estimates succeed.
-  await hre.network.provider.send("evm_setBlockGasLimit", [`0x${(2 ** 24).toString(16)}`]);
   const [requestorKey, supervisorKey, p1Key, p2Key, p3Key, keeperKey] = await hre.ethers.getSigners();
   const dripFeedAddress = (await hre.deployments.get("DripFeed")).address;
   const glm = MockGLM__factory.connect((await hre.deployments.get("MockGLM")).address, requestorKey);

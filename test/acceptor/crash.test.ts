@@ -45,8 +45,6 @@ describe("acceptor: kill -9 mid-stream and restarts (processes)", function () {
 
   before(async function () {
     node = await startNodeAndDeploy(dir);
-    // Hardhat's estimator fails on a one-item settleBatch when the block gas limit is above the EIP-7825 cap.
-    await node.provider.send("evm_setBlockGasLimit", [`0x${(2 ** 24).toString(16)}`]);
     fx = await setupPool(node, 3, 3);
     yagna = await YagnaStandIn.start({ appKey: APP_KEY, allocations: [ALLOCATION] });
     relayDb = path.join(dir, "relay.sqlite");

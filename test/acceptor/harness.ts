@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { deployments, ethers, network } from "hardhat";
+import { deployments, ethers } from "hardhat";
 import pino from "pino";
 
 import { type Acceptor, type AcceptorOptions, startAcceptor } from "../../scripts/acceptor";
@@ -51,8 +51,6 @@ export interface World {
 
 export const world = deployments.createFixture(async (): Promise<World> => {
   await deployments.fixture(["local"]);
-  // Hardhat's estimator fails on a one-item settleBatch when the block gas limit is above the EIP-7825 cap.
-  await network.provider.send("evm_setBlockGasLimit", [`0x${(2 ** 24).toString(16)}`]);
   const [owner, supervisor, stranger, keeper, p1, p2, p3] = await ethers.getSigners();
   const { address } = await deployments.get("DripFeed");
   const glm = MockGLM__factory.connect((await deployments.get("MockGLM")).address, owner);
