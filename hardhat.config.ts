@@ -5,8 +5,8 @@ import type { HardhatUserConfig } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { NetworkUserConfig } from "hardhat/types";
 
-import { DEPLOYER_KEY_ENV, NETWORKS } from "./scripts/config/networks";
-import { requireRemoteNetworkEnv } from "./scripts/config/env";
+import { NETWORKS } from "./scripts/config/networks";
+import { checkNetworkSelection, keyEnvFor, selectedTask } from "./scripts/config/env";
 import "./scripts/tasks";
 
 // Compile with the solc that ships inside the npm `solc` package: these machines cannot download compilers.
@@ -24,13 +24,14 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
-// Fail with one clear line (naming the variable) before Hardhat touches a remote network without its settings.
-requireRemoteNetworkEnv(process.argv, process.env);
-
+// One key per role on remote networks: `deploy` signs with DEPLOYER_PRIVATE_KEY, every other command with
+// DRIPFEED_PRIVATE_KEY (the requestor's, a supervisor's or a provider's own key). A network without a key has no
+// accounts: read-only tasks work, and a task that must sign says which variable to set.
+const signingKey = process.env[keyEnvFor(selectedTask(process.argv))];
 const remoteNetworks: Record<string, NetworkUserConfig> = {};
 for (const [name, facts] of Object.entries(NETWORKS)) {
   if (!facts.rpcUrlEnv) continue;
-  const key = process.env[DEPLOYER_KEY_ENV];
+  const key = signingKey;
   remoteNetworks[name] = {
     url: process.env[facts.rpcUrlEnv] ?? "http://127.0.0.1:0",
     chainId: facts.chainId,
@@ -45,16 +46,21 @@ const SOLC_SETTINGS = { evmVersion: "cancun", optimizer: { enabled: true, runs: 
 // per settle, see bench/README.md). Only that file, so the tokens and test contracts, and with them the bench's
 // baseline transfer, keep the ordinary pipeline.
 
+const networks = {
+  hardhat: {},
+  localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
+  ...remoteNetworks,
+};
+
+// Fail with one clear line (an unknown network name, or a missing variable, named) before Hardhat starts.
+checkNetworkSelection(process.argv, process.env, Object.keys(networks));
+
 const config: HardhatUserConfig = {
   solidity: {
     compilers: [{ version: SOLC_VERSION, settings: SOLC_SETTINGS }],
     overrides: { "contracts/DripFeed.sol": { version: SOLC_VERSION, settings: { ...SOLC_SETTINGS, viaIR: true } } },
   },
-  networks: {
-    hardhat: {},
-    localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
-    ...remoteNetworks,
-  },
+  networks,
   namedAccounts: {
     deployer: { default: 0 },
   },

@@ -6,3 +6,5 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
+import "./find";
+import "./verify";

@@ -29,7 +29,7 @@ function expectOneLineError(result: RunResult, message: RegExp): void {
 }
 
 describe("dripfeed tasks as child processes (hardhat node)", function () {
-  this.timeout(240_000);
+  this.timeout(900_000);
   let node: TestNode;
   let provider: JsonRpcProvider;
   let accounts: JsonRpcSigner[];
@@ -242,15 +242,32 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       expect(table.stdout)
         .to.match(/Released/)
         .and.match(/Terminated/)
-        .and.match(/claimable now/)
-        .and.match(/GLM/);
+        .and.match(/claimable/)
+        .and.match(/amounts in GLM/)
+        .and.match(/36 GLM\/h/)
+        .and.match(/18 GLM\/h/);
+      // The released agreement shows no claim-window end; the owner-terminated one shows its window's end.
+      const released = table.stdout.split("\n").find((line) => line.startsWith("aaaaaaaa") && /Released/.test(line));
+      expect(released).to.match(/released$/);
+      expect(table.stdout).to.match(/bbbbbbbb.*Terminated.*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+      for (const line of table.stdout.split("\n")) expect(line.length, line).to.be.at.most(120);
       expectOk(json);
       const parsed = JSON.parse(json.stdout) as {
         pool: { balance: string };
-        agreements: { status: string; paid: string }[];
+        agreements: {
+          status: string;
+          paid: string;
+          terms: { maxRate: string };
+          claimWindowEnd?: string;
+          human: { maxRate: string; streamRate: string; paid: string };
+        }[];
       };
       expect(parsed.agreements.map((a) => a.status)).to.deep.equal(["Released", "Terminated"]);
       expect(parsed.agreements[0].paid).to.equal(units("2.5").toString());
+      expect(parsed.agreements[0].claimWindowEnd).to.equal(undefined);
+      expect(parsed.agreements[0].terms.maxRate).to.equal((10n ** 34n).toString());
+      expect(parsed.agreements[0].human).to.include({ maxRate: "36 GLM/h", paid: "2.5 GLM" });
+      expect(parsed.agreements[1].human.streamRate).to.equal("18 GLM/h");
     });
   });
 
@@ -312,7 +329,10 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
           ["grant", "--pool", poolId, "--grantee", address(1), "--permissions", "accept,pay", "--valid-for", "1d"],
           /unknown permission "pay"/,
         ],
-        [["release", "--pool", poolId, "--agreement", AGREEMENT_B], /reverted: ClaimWindowOpen\(endsAt=\d+\)/],
+        [
+          ["release", "--pool", poolId, "--agreement", AGREEMENT_B],
+          /would revert: ClaimWindowOpen\(endsAt=\d+\).*nothing was sent/,
+        ],
         [["claim", "--pool", poolId, "--agreement", "e".repeat(64)], /agreement e+ does not exist in pool/],
         [
           ["settle", "--acceptance", file("acc-1.json")],

@@ -37,7 +37,7 @@ export interface RunResult {
 }
 
 /** Runs `hardhat <args>` as a child process against the test node. */
-export function hardhat(args: string[], rpcUrl: string, timeoutMs = 60_000): Promise<RunResult> {
+export function hardhat(args: string[], rpcUrl: string, timeoutMs = 240_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
     delete env.HARDHAT_NETWORK;

@@ -1,0 +1,17 @@
+/**
+ * Amounts in hand-written JSON: yagna sends `"totalAmountDue": "0.5"` (a string), but a person editing a file may
+ * write `"totalAmountDue": 0.5`. `JSON.parse` would turn that into a binary float (0.1 + 0.2 problems, 18 decimals
+ * lost), so the number is quoted in the text first, digit for digit, before parsing: the amount stays exact, and
+ * anything that is not a plain decimal (an exponent, a sign) is still refused by the parser with its own message.
+ */
+export function quoteNumberFields(text: string, fields: readonly string[]): string {
+  let out = text;
+  for (const field of fields) {
+    const name = field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    out = out.replace(
+      new RegExp(`("${name}"\\s*:\\s*)(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)(?=\\s*[,}])`, "g"),
+      '$1"$2"',
+    );
+  }
+  return out;
+}
