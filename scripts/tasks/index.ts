@@ -8,3 +8,4 @@ import "./status";
 import "./relay";
 import "./find";
 import "./verify";
+import "./watch";
