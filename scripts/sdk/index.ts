@@ -19,3 +19,6 @@ export * from "./describe";
 export * from "./report";
 export * from "./time";
 export * from "./jsonText";
+export * from "./market";
+export * from "./contractCheck";
+export * from "./agreementCheck";
