@@ -276,12 +276,23 @@ describe("testnet rehearsal: a node pretending to be Sepolia, one key per role",
     };
     writeFileSync(file("golem-agreement.json"), JSON.stringify(golem));
     const fromJson = await as(undefined, ["verify", "--golem-agreement", file("golem-agreement.json"), "--json"]);
-    expectOk(fromJson);
+    // One check fails (the cap is below the offer's full-use price), so the exit status is 1 and "ok" false.
+    expect(fromJson.code, fromJson.stderr).to.equal(1);
     const parsed = JSON.parse(fromJson.stdout) as { ok: boolean; checks: { name: string; status: string }[] };
-    expect(parsed.ok).to.equal(true);
+    expect(parsed.ok).to.equal(false);
     const status = Object.fromEntries(parsed.checks.map((c) => [c.name, c.status]));
     // full use: (0.0002 + 0.0005 x 4) GLM/s = 7.92 GLM/h > the 3.6 GLM/h cap; start price 0.5 <= upfront 1
-    expect(status).to.include({ "market properties": "pass", "accept timeout": "pass", upfront: "pass" });
+    expect(status).to.include({
+      "contract code": "pass",
+      "market properties": "pass",
+      status: "pass",
+      provider: "pass",
+      "debit-note interval": "pass",
+      "payment timeout": "pass",
+      "accept timeout": "pass",
+      upfront: "pass",
+      "budget locked": "pass",
+    });
     expect(status["rate cap"]).to.equal("fail");
 
     const wrong = await as(undefined, ["verify", "--agreement", AGREEMENT, "--provider", supervisor.address]);
