@@ -105,7 +105,10 @@ dripfeedTask(
       const state =
         args.state ?? path.resolve(`dripfeed-watch-${client.chainId}-${provider.slice(2, 10).toLowerCase()}.sqlite`);
       mkdirSync(path.dirname(path.resolve(state)), { recursive: true });
-      const log = pino({ name: "dripfeed-watch", level: process.env.LOG_LEVEL ?? "info" }, pino.destination({ dest: 2, sync: true }));
+      const log = pino(
+        { name: "dripfeed-watch", level: process.env.LOG_LEVEL ?? "info" },
+        pino.destination({ dest: 2, sync: true }),
+      );
       const reporter = new Reporter(args.json, log, undefined, !args.once);
       const watcher = new Watcher(
         client,
