@@ -1,3 +1,5 @@
+import { DripFeedError } from "./errors";
+
 /**
  * Amounts in hand-written JSON: yagna sends `"totalAmountDue": "0.5"` (a string), but a person editing a file may
  * write `"totalAmountDue": 0.5`. `JSON.parse` would turn that into a binary float (0.1 + 0.2 problems, 18 decimals
@@ -14,4 +16,23 @@ export function quoteNumberFields(text: string, fields: readonly string[]): stri
     );
   }
   return out;
+}
+
+/**
+ * A JSON object from text or an already parsed value; anything else is INVALID_JSON, with `what` named ("a signed
+ * acceptance", "the Golem agreement").
+ */
+export function parseJsonObject(input: unknown, what: string): Record<string, unknown> {
+  let value = input;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch (error) {
+      throw new DripFeedError("INVALID_JSON", `${what} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new DripFeedError("INVALID_JSON", `${what} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
 }

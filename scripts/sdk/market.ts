@@ -1,5 +1,6 @@
 import { DripFeedError } from "./errors";
 import { agreementIdToBytes32, parseBytes32, requireAddress } from "./ids";
+import { parseJsonObject } from "./jsonText";
 
 /**
  * Golem market properties for DripFeed-backed agreements. A requestor adds them to its Demand to announce that the
@@ -136,18 +137,7 @@ export interface GolemAgreement {
 
 /** Parses a market-API agreement JSON (text or parsed), refusing what is not one with the field named. */
 export function parseGolemAgreement(input: unknown): GolemAgreement {
-  let value = input;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch (error) {
-      throw new DripFeedError("INVALID_JSON", `the Golem agreement is not valid JSON: ${(error as Error).message}`);
-    }
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new DripFeedError("INVALID_JSON", "a Golem agreement must be a JSON object");
-  }
-  const obj = value as Record<string, unknown>;
+  const obj = parseJsonObject(input, "the Golem agreement");
   const side = (name: "demand" | "offer"): Record<string, unknown> => {
     const part = obj[name];
     if (typeof part !== "object" || part === null || Array.isArray(part)) {

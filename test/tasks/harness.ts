@@ -59,31 +59,50 @@ export interface RunOptions {
 }
 
 /** Runs `hardhat <args>` as a child process against the test node. */
-export function hardhat(
+/** A running `hardhat` child: its output so far, and its end. */
+export interface RunningHardhat {
+  child: ChildProcess;
+  output(): { stdout: string; stderr: string };
+  done: Promise<RunResult>;
+}
+
+/** Starts `hardhat <args>` as a child process against the test node (for long-running tasks such as `watch`). */
+export function spawnHardhat(args: string[], rpcUrl: string, options: RunOptions = {}): RunningHardhat {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
+  for (const name of ROLE_VARIABLES) delete env[name];
+  Object.assign(env, options.env);
+  const child = spawn(HARDHAT, ["--config", options.config ?? ISOLATED.config, ...args], { cwd: ROOT, env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, output: () => ({ stdout, stderr }), done };
+}
+
+/** Runs `hardhat <args>` as a child process against the test node, killing it after the timeout. */
+export async function hardhat(
   args: string[],
   rpcUrl: string,
   timeoutMs = 240_000,
   options: RunOptions = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOCALHOST_RPC_URL: rpcUrl, FORCE_COLOR: "0" };
-    for (const name of ROLE_VARIABLES) delete env[name];
-    Object.assign(env, options.env);
-    const child = spawn(HARDHAT, ["--config", options.config ?? ISOLATED.config, ...args], { cwd: ROOT, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+  const running = spawnHardhat(args, rpcUrl, options);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      running.child.kill("SIGKILL");
       reject(new Error(`hardhat ${args.join(" ")} timed out`));
     }, options.timeoutMs ?? timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
   });
+  try {
+    return await Promise.race([running.done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `hardhat --network localhost dripfeed <task> ...` */

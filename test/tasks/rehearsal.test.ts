@@ -14,7 +14,7 @@ import {
   poolIdOf,
   toRfc3339,
 } from "../../scripts/sdk";
-import { hardhat, isolatedConfig, type RunResult, startNode, type TestNode } from "./harness";
+import { hardhat, isolatedConfig, type RunResult, spawnHardhat, startNode, type TestNode } from "./harness";
 
 /**
  * The testnet rehearsal of issue 13, as each role would do it: a separate `hardhat node` pretending to be Sepolia
@@ -372,6 +372,44 @@ describe("testnet rehearsal: a node pretending to be Sepolia, one key per role",
       .to.match(/aaaa|5e5e5e5e/)
       .and.match(/Active/);
     expect((await dripFeed.getAgreement(poolId, `0x${AGREEMENT}`)).paid).to.equal(a1.paid);
+  });
+
+  it("provider: watch as a daemon holds its state file alone and stops cleanly on SIGTERM", async () => {
+    const state = file("watch.sqlite");
+    const daemon = spawnHardhat(
+      [
+        "--network",
+        "sepolia",
+        "dripfeed",
+        "watch",
+        "--provider",
+        provider.address,
+        "--state",
+        state,
+        "--poll",
+        "2s",
+      ].concat(["--no-claim", "--json"]),
+      node.rpcUrl,
+      { env: { SEPOLIA_RPC_URL: node.rpcUrl }, config: userMachine.config },
+    );
+    try {
+      const deadline = Date.now() + 300_000;
+      while (!/"event":"agreement"/.test(daemon.output().stdout)) {
+        if (Date.now() > deadline || daemon.child.exitCode !== null) {
+          expect.fail(`the daemon showed no agreement: ${JSON.stringify(daemon.output())}`);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const second = await as(provider, ["watch", "--provider", provider.address, "--state", state, "--once"]);
+      expect(second.code).to.equal(1);
+      expect(second.stderr).to.match(/state file .* is in use by another watcher/);
+      daemon.child.kill("SIGTERM");
+      const ended = await daemon.done;
+      expect(ended.code, ended.stderr).to.equal(0);
+      expect(ended.stderr).to.match(/stopping after the current step/);
+    } finally {
+      if (daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+    }
   });
 
   it("provider: claim pays what the stream floor added since (every balance checked)", async () => {
