@@ -257,6 +257,10 @@ describe("watcher: follows a provider's agreements, collects in time, warns once
         body: JSON.stringify(toAcceptanceJson(signed)),
       });
       expect(posted.status).to.equal(202);
+      // The relay takes ids with or without 0x in its URLs, as the CLI does.
+      const bare = await fetch(`${relay.url}/v1/agreements/${fx.pools[0].slice(2)}/${A}`);
+      expect(bare.status).to.equal(200);
+      expect(((await bare.json()) as { agreementId: string }).agreementId).to.equal(`0x${A}`);
       const p0 = await fx.glm.balanceOf(fx.provider.address);
       const paid0 = await paidOf(fx);
       const run = watcher(fx, path.join(dir, "state.sqlite"), { relays: [relay.url] });
