@@ -19,6 +19,16 @@ export interface TaskContext {
 export interface CommonArgs {
   contract?: string;
   from?: string;
+  fromBlock?: string;
+}
+
+/** `--from-block`: a block number, or undefined (then the deployment block, from the record or the chain). */
+function firstBlockOf(args: CommonArgs, recorded?: number): number | undefined {
+  if (args.fromBlock === undefined || args.fromBlock === "") return recorded;
+  if (!/^\d+$/.test(args.fromBlock.trim())) {
+    throw new DripFeedError("INVALID_ARGUMENT", `--from-block "${args.fromBlock}" is not a block number`, "from-block");
+  }
+  return Number(args.fromBlock.trim());
 }
 
 /** Whether the network is one of the remote ones (keys from the environment). */
@@ -93,14 +103,17 @@ export async function taskContext(
   const common: CommonArgs = typeof args === "string" ? { from: args } : args;
   const signer = await selectSigner(hre, common.from);
   const { address, blockNumber } = await dripFeedDeployment(hre, common.contract);
-  const client = await DripFeedClient.connect(address, signer, { fromBlock: blockNumber, onProgress: reportProgress });
+  const client = await DripFeedClient.connect(address, signer, {
+    fromBlock: firstBlockOf(common, blockNumber),
+    onProgress: reportProgress,
+  });
   return { client, signer, account: await signer.getAddress() };
 }
 
 /** A client for a task that only reads: no key needed anywhere. */
 export async function readContext(hre: HardhatRuntimeEnvironment, args: CommonArgs = {}): Promise<DripFeedClient> {
   const { address, blockNumber } = await dripFeedDeployment(hre, args.contract);
-  return DripFeedClient.connect(address, hre.ethers.provider, { fromBlock: blockNumber });
+  return DripFeedClient.connect(address, hre.ethers.provider, { fromBlock: firstBlockOf(args, blockNumber) });
 }
 
 /** `--token glm` is MockGLM on local and test networks, the real GLM where it exists; anything else is an address. */

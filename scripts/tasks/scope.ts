@@ -10,7 +10,10 @@ const CONTRACT_HELP = "DripFeed address (default: this network's deployment reco
  * the one account is DRIPFEED_PRIVATE_KEY's; locally an index or address among the node's accounts).
  */
 export function dripfeedTask(name: string, description: string, options: { signs: boolean }) {
-  const task = dripfeed.task(name, description).addOptionalParam("contract", CONTRACT_HELP);
+  const task = dripfeed
+    .task(name, description)
+    .addOptionalParam("contract", CONTRACT_HELP)
+    .addOptionalParam("fromBlock", "first block to read events from (default: DripFeed's deployment block)");
   if (options.signs) task.addOptionalParam("from", "signing account: index or address (default: the first)");
   return task;
 }
