@@ -137,15 +137,18 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     uint256 private constant GRANT_TOKEN_SHIFT = 40;
 
     /// @dev Working state of one `settle` or `settleBatch` call, in memory: per call (domain separator, atomicity) and
-    /// per run of consecutive items of one pool (token, an already-authorized signer). A memory struct: packing would
-    /// only add masking.
+    /// per run of consecutive items of one pool (the pool's storage slot, its token, an already-authorized signer). A
+    /// memory struct: packing would only add masking.
     // solhint-disable-next-line gas-struct-packing
     struct Settlement {
+        // First: read twice per item, and a field at offset 0 needs no address arithmetic.
+        bool atomic;
         bytes32 domainSeparator;
         bytes32 poolId;
+        // The storage slot of `_pools[poolId]`, derived once per run instead of hashed again for every item.
+        uint256 poolSlot;
         IERC20 token;
         address acceptor;
-        bool atomic;
     }
 
     mapping(bytes32 poolId => PoolRecord) private _pools;
@@ -719,6 +722,7 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
     function _newSettlement(bool atomic) internal view returns (Settlement memory s) {
         s.atomic = atomic;
         s.domainSeparator = _domainSeparatorV4();
+        s.acceptor = address(this);
     }
 
     /// @dev The whole of `settle` for one acceptance. Failures are returned as an error selector instead of
@@ -743,12 +747,20 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         if (poolId != s.poolId) {
             // Another pool than the previous item's: forget what was looked up for that one.
             s.poolId = poolId;
+            PoolRecord storage pool = _pools[poolId];
+            uint256 poolSlot;
+            assembly ("memory-safe") {
+                poolSlot := pool.slot
+            }
+            s.poolSlot = poolSlot;
             s.token = IERC20(address(0));
-            s.acceptor = address(0);
+            s.acceptor = address(this);
         }
         // Authorization does not depend on the signature, so a signer already authorized for this pool in this call
         // is not looked up again (grants cannot change during the call: every state-changing entry is nonReentrant).
-        if (signer != s.acceptor || signer == address(0)) {
+        // Until a signer is authorized, `s.acceptor` is DripFeed itself: no signature can ever verify for it (no
+        // key, and it does not implement ERC-1271), so even a grant to DripFeed could not be abused through it.
+        if (signer != s.acceptor) {
             if (!_mayAccept(poolId, signer, s)) return (0, InvalidSignature.selector);
             s.acceptor = signer;
         }
@@ -788,7 +800,11 @@ contract DripFeed is IDripFeed, EIP712, Multicall, ReentrancyGuardTransient {
         // Effect: one write for both totals (payableNow <= budget < 2^128), one for the pool.
         _setWord(a, 1, payableNow | (acceptedTotal << 128));
         if (paid == 0) return (0, 0);
-        PoolRecord storage pool = _pools[s.poolId];
+        PoolRecord storage pool;
+        uint256 poolSlot = s.poolSlot;
+        assembly ("memory-safe") {
+            pool.slot := poolSlot
+        }
         _debit(pool, paid);
 
         // Interaction: pay the agreement's provider, whoever submitted.
