@@ -9,3 +9,4 @@ import "./relay";
 import "./find";
 import "./verify";
 import "./watch";
+import "./address";

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
 import { expect } from "chai";
 
 import {
@@ -44,6 +47,16 @@ describe("config: one key per role, network names, the published address", () =>
     expect(unknownNetworkLine("xyz", known)).to.match(/^error: unknown network "xyz": known networks/);
     expect(unknownNetworkLine("sepolia", known)).to.equal(undefined);
     expect(unknownNetworkLine(undefined, known)).to.equal(undefined);
+  });
+
+  it("README publishes this build's address (after a contract change: npx hardhat dripfeed address)", () => {
+    const readme = readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+    const published = [...readme.matchAll(/`(0x[0-9a-fA-F]{40})`/g)].map((m) => m[1]);
+    expect(published).to.include(dripFeedCreate2Address());
+    const table = readme.slice(readme.indexOf("| network          | `--network`"));
+    for (const row of table.split("\n").filter((l) => l.startsWith("| ") && /RPC_URL/.test(l))) {
+      expect(row).to.include(dripFeedCreate2Address());
+    }
   });
 
   it("computes the address hardhat-deploy's deterministic deployment gives DripFeed", async () => {
