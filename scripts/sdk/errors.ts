@@ -29,7 +29,9 @@ export type DripFeedErrorCode =
   | "DEBIT_NOTE_REJECTED"
   | "MISSING_KEY"
   | "WRONG_PROVIDER"
-  | "CHECK_FAILED";
+  | "STORE_LOCKED"
+  | "STORE_MISMATCH"
+  | "YAGNA_ERROR";
 
 export class DripFeedError extends Error {
   override readonly name = "DripFeedError";

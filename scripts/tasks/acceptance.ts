@@ -1,12 +1,14 @@
 import { existsSync, writeFileSync } from "node:fs";
 
 import { parseAcceptanceJson, toAcceptanceJson } from "../sdk/acceptance";
-import { type AcceptorStateJson, DebitNoteAcceptor } from "../sdk/acceptor";
+import { type AcceptorStateJson, DebitNoteAcceptor, readAcceptContext } from "../sdk/acceptor";
 import { formatAmount } from "../sdk/amounts";
-import { parseDebitNote } from "../sdk/debitNote";
+import { parseDebitNote, rfc3339Micros } from "../sdk/debitNote";
 import { DripFeedError } from "../sdk/errors";
+import { requireAddress } from "../sdk/ids";
 import { quoteNumberFields } from "../sdk/jsonText";
 import { isoTime } from "../sdk/time";
+import type { TokenInfo } from "../sdk/token";
 import { verifyAcceptance } from "../sdk/verify";
 import { type CommonArgs, taskContext } from "./context";
 import { parseAgreementId, parsePoolId, parseTime, readTextFile, required } from "./flags";
@@ -20,6 +22,9 @@ interface AcceptArgs extends CommonArgs {
   out?: string;
   deadline?: string;
   state?: string;
+  receivedAt?: string;
+  payer?: string;
+  platform?: string;
 }
 
 dripfeedTask("accept", "Sign a Golem debit note (yagna JSON) into a signed-acceptance JSON, offline: nothing is sent", {
@@ -37,38 +42,43 @@ dripfeedTask("accept", "Sign a Golem debit note (yagna JSON) into a signed-accep
     "state",
     "acceptor state file (per-activity totals), read and updated; needed for agreements with several activities",
   )
+  .addOptionalParam(
+    "receivedAt",
+    "when your yagna received the note (RFC 3339, the event's eventDate; default: now on the chain's clock)",
+  )
+  .addOptionalParam("payer", "the requestor's payment address the note must be billed to (default: the pool owner)")
+  .addOptionalParam("platform", "the payment platform the note must name (default: the chain's Golem platform)")
   .setAction(
     guarded(async (args: AcceptArgs, hre) => {
       const poolId = parsePoolId(args.pool);
       const agreementId = parseAgreementId(args.agreement);
+      // A hand-written note may give totalAmountDue as a JSON number: quoted first, so it is read digit for digit.
       const noteText = readTextFile(required(args.debitNote, "debit-note"), "debit note");
       const note = parseDebitNote(quoteNumberFields(noteText, ["totalAmountDue"]));
       const out = required(args.out, "out");
-      const { client, signer } = await taskContext(hre, args);
-      const now = await client.now();
+      const receivedAt = args.receivedAt ? rfc3339Micros(args.receivedAt, "--received-at") / 1_000_000n : undefined;
+      const { client, signer, account } = await taskContext(hre, args);
       let ttl: bigint | undefined;
       if (args.deadline) {
+        const now = await client.now();
         ttl = parseTime(args.deadline, "deadline", now) - now;
         if (ttl <= 0n) {
           throw new DripFeedError("INVALID_ARGUMENT", `--deadline ${args.deadline} is not in the future`, "deadline");
         }
       }
-      const agreement = await client.getAgreement(poolId, agreementId);
-      const token = await client.token((await client.getPool(poolId)).token);
-      const acceptor = new DebitNoteAcceptor({
-        poolId,
-        agreementId,
-        terms: agreement.terms,
-        startedAt: agreement.startedAt,
-        token,
+      const acceptor = await DebitNoteAcceptor.fromChain(client, poolId, agreementId, {
         acceptanceTtl: ttl,
+        ...(args.payer ? { payer: requireAddress(args.payer, "--payer") } : {}),
+        ...(args.platform ? { paymentPlatform: args.platform } : {}),
       });
       if (args.state && existsSync(args.state)) {
         acceptor.importState(JSON.parse(readTextFile(args.state, "acceptor state")) as AcceptorStateJson);
       }
-      const signed = await acceptor.acceptOrThrow(note, signer, client.domain, now);
+      const context = await readAcceptContext(client, poolId, agreementId, account);
+      const signed = await acceptor.acceptOrThrow(note, signer, client.domain, { ...context, receivedAt });
       writeFileSync(out, `${JSON.stringify(toAcceptanceJson(signed), null, 2)}\n`);
       if (args.state) writeFileSync(args.state, `${toJson(acceptor.exportState())}\n`);
+      const token = acceptor.config.token as TokenInfo;
       print(
         `accepted debit note ${note.debitNoteId}: agreement total ${formatAmount(signed.totalAccepted, token)}, valid until ${isoTime(signed.deadline)}; wrote ${out}`,
       );

@@ -6,6 +6,7 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
+import "./acceptor";
 import "./find";
 import "./verify";
 import "./watch";
