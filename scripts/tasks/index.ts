@@ -7,3 +7,7 @@ import "./acceptance";
 import "./status";
 import "./relay";
 import "./acceptor";
+import "./find";
+import "./verify";
+import "./watch";
+import "./address";
