@@ -18,8 +18,6 @@ export type { IERC1363 } from "./@openzeppelin/contracts/interfaces/IERC1363";
 export { IERC1363__factory } from "./factories/@openzeppelin/contracts/interfaces/IERC1363__factory";
 export type { IERC5267 } from "./@openzeppelin/contracts/interfaces/IERC5267";
 export { IERC5267__factory } from "./factories/@openzeppelin/contracts/interfaces/IERC5267__factory";
-export type { IERC7913SignatureVerifier } from "./@openzeppelin/contracts/interfaces/IERC7913.sol/IERC7913SignatureVerifier";
-export { IERC7913SignatureVerifier__factory } from "./factories/@openzeppelin/contracts/interfaces/IERC7913.sol/IERC7913SignatureVerifier__factory";
 export type { ERC20 } from "./@openzeppelin/contracts/token/ERC20/ERC20";
 export { ERC20__factory } from "./factories/@openzeppelin/contracts/token/ERC20/ERC20__factory";
 export type { ERC20Permit } from "./@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit";
