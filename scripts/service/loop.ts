@@ -3,10 +3,10 @@ import type { Logger } from "pino";
 import { shortMessage } from "./chain";
 
 /**
- * The loop of a service that polls (the watcher follows the chain on an interval): run a step, sleep, repeat. A failed
- * step (an RPC hiccup) is logged; the next one tries again (the step itself records what its health answer needs). `stop()` lets the
- * step in hand finish (a transaction in flight is waited for) and ends the sleep at once, so a drain never waits out
- * an interval.
+ * The loop of a service that polls (the watcher follows the chain on an interval): run a step, sleep, repeat. A
+ * failed step (an RPC hiccup) is logged and the next one tries again; the step records what its health answer needs.
+ * `stop()` lets the step in hand finish (a transaction in flight is waited for) and ends the sleep at once, so a drain
+ * never waits out an interval.
  */
 
 export interface Loop {
