@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 
 import type { Registry } from "prom-client";
 
+import { DripFeedError } from "../sdk/errors";
+
 /**
  * The operations endpoint of a service that has no HTTP API of its own: `GET /metrics` (Prometheus text) and
  * `GET /healthz` (JSON, 200 when healthy, 503 when not). Loopback by default: metrics name pools and agreements.
@@ -45,9 +47,21 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     }
     send(404, "application/json", '{"error":"not found: GET /healthz or /metrics"}');
   });
+  const listenHost = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      // A port someone else holds (often a second daemon started with the same flags) is the operator's to fix.
+      if (error.code === "EADDRINUSE" || error.code === "EACCES" || error.code === "EADDRNOTAVAIL") {
+        reject(
+          new DripFeedError(
+            "INVALID_ARGUMENT",
+            `cannot serve /metrics and /healthz on ${listenHost}:${options.port} (${error.code}): give another --port (0: any free port) or --host`,
+            "port",
+          ),
+        );
+      } else reject(error);
+    });
+    server.listen(options.port, listenHost, () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(":") ? `[${address}]` : address;

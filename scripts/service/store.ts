@@ -16,9 +16,22 @@ import { DripFeedError } from "../sdk/errors";
 /** The table every service keeps its identity in (what the file was written for). */
 const META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/**
+ * How a service's command line names its file, for the refusals a person reads: the acceptor and the relay say
+ * "database ... another --db file", the watcher "state file ... another --state file".
+ */
+export interface StoreNaming {
+  noun: string;
+  flag: string;
+}
+
+const DB_NAMING: StoreNaming = { noun: "database", flag: "--db" };
+
 export interface OpenedStore {
   db: Database.Database;
   file: string;
+  /** `bindIdentity` on this file, with its naming. */
+  bind(facts: readonly IdentityFact[]): void;
   /** Closes the database (checkpointing the WAL) and removes the pid file. */
   close(): void;
 }
@@ -41,26 +54,30 @@ function holderOf(pidFile: string): string | undefined {
 /**
  * Opens (creating it and its folder if needed) the SQLite file of a service, takes its exclusive lock and applies
  * `schema` (CREATE ... IF NOT EXISTS statements). Throws DripFeedError("STORE_LOCKED") when another process holds
- * the file.
+ * the file, and DripFeedError("INVALID_ARGUMENT") when it cannot be opened at all (a folder, not a SQLite file, no
+ * permission): both are the operator's to fix.
  */
-export function openStore(file: string, schema: string, service: string): OpenedStore {
+export function openStore(file: string, schema: string, service: string, naming: StoreNaming = DB_NAMING): OpenedStore {
   const resolved = path.resolve(file);
-  mkdirSync(path.dirname(resolved), { recursive: true });
   const pidFile = `${resolved}.pid`;
-  const db = new Database(resolved);
+  let db: Database.Database | undefined;
   try {
+    mkdirSync(path.dirname(resolved), { recursive: true });
+    db = new Database(resolved);
     db.pragma("busy_timeout = 0");
     db.pragma("locking_mode = EXCLUSIVE");
     db.pragma("journal_mode = WAL");
     // Take the write lock now, not at the first write: from here until close no other process can read or write.
     db.exec("BEGIN EXCLUSIVE; COMMIT;");
   } catch (error) {
-    db.close();
-    if (!isBusy(error)) throw error;
+    db?.close();
+    if (!isBusy(error)) {
+      throw new DripFeedError("INVALID_ARGUMENT", `cannot open ${naming.noun} ${file}: ${(error as Error).message}`);
+    }
     const holder = holderOf(pidFile);
     throw new DripFeedError(
       "STORE_LOCKED",
-      `database ${file} is in use by another ${service}${holder ? ` (pid ${holder})` : ""}: stop it first, or give this one another --db file`,
+      `${naming.noun} ${file} is in use by another ${service}${holder ? ` (pid ${holder})` : ""}: stop it first, or give this one another ${naming.flag} file`,
     );
   }
   db.pragma("synchronous = FULL");
@@ -68,13 +85,15 @@ export function openStore(file: string, schema: string, service: string): Opened
   db.exec(schema);
   writeFileSync(pidFile, `${process.pid}\n`);
   let closed = false;
+  const opened = db;
   return {
-    db,
+    db: opened,
     file: resolved,
+    bind: (facts) => bindIdentity(opened, file, facts, naming),
     close: () => {
       if (closed) return;
       closed = true;
-      db.close();
+      opened.close();
       if (holderOf(pidFile) === String(process.pid)) rmSync(pidFile, { force: true });
     },
   };
@@ -93,7 +112,12 @@ export interface IdentityFact {
  * records each fact, later runs must match every one, or DripFeedError("STORE_MISMATCH") names the first that
  * differs. Keeps a restart with another key or against another chain from mixing two histories in one file.
  */
-export function bindIdentity(db: Database.Database, file: string, facts: readonly IdentityFact[]): void {
+export function bindIdentity(
+  db: Database.Database,
+  file: string,
+  facts: readonly IdentityFact[],
+  naming: StoreNaming = DB_NAMING,
+): void {
   const get = db.prepare("SELECT value FROM meta WHERE key = ?");
   const set = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
   db.transaction(() => {
@@ -104,7 +128,7 @@ export function bindIdentity(db: Database.Database, file: string, facts: readonl
       } else if (row.value !== fact.value) {
         throw new DripFeedError(
           "STORE_MISMATCH",
-          `database ${file} was written for ${fact.label} ${row.value}, not ${fact.value}: run with the same ${fact.label}, or give this run another --db file`,
+          `${naming.noun} ${file} was written for ${fact.label} ${row.value}, not ${fact.value}: run with the same ${fact.label}, or give this run another ${naming.flag} file`,
         );
       }
     }

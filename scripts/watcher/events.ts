@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 
+import type { WarningKind } from "./planner";
+
 /**
  * What the watcher tells its user. Every event is a structured log line (pino, on stderr) and, on stdout, either one
  * JSON object per line (`--json`, for scripts and alerting) or one sentence per line for a person.
@@ -29,7 +31,7 @@ export type WatchEvent =
     }
   | { event: "claimed"; poolId: string; agreementId: string; paid: string; tx: string; reason: string }
   | { event: "received"; poolId: string; agreementId: string; totalAccepted: string; source: string }
-  | { event: "warning"; kind: string; message: string; poolId?: string; agreementId?: string }
+  | { event: "warning"; kind: WarningKind; message: string; poolId?: string; agreementId?: string }
   | { event: "error"; message: string; poolId?: string; agreementId?: string };
 
 function sentence(e: WatchEvent): string {

@@ -9,9 +9,10 @@ import { isoTime, wallClockSeconds } from "../sdk/time";
 import type { TokenInfo } from "../sdk/token";
 import { verifyAcceptance } from "../sdk/verify";
 import { ACCEPT } from "../sdk/terms";
-import type { Reporter } from "./events";
+import type { Reporter, WatchEvent } from "./events";
 import { fetchFromRelay, readInboxDir, type Received, type Refused } from "./inbox";
 import { type HeldBest, type Plan, plan, type PlanOptions, warningsFor } from "./planner";
+import { WatcherMetrics } from "./metrics";
 import { WatcherStore } from "./store";
 
 /**
@@ -47,12 +48,15 @@ export interface WatcherOptions {
 export interface StepSummary {
   agreements: { report: AgreementReport; token: TokenInfo; plan: Plan }[];
   sent: number;
+  /** Agreements whose handling failed this step (each reported as an `error` event). */
+  failed: number;
 }
 
 export class Watcher {
   private readonly store: WatcherStore;
   private readonly provider: string;
   private readonly lastFigures = new Map<string, string>();
+  readonly metrics = new WatcherMetrics();
 
   constructor(
     private readonly client: DripFeedClient,
@@ -61,7 +65,22 @@ export class Watcher {
   ) {
     this.provider = requireAddress(options.provider, "--provider");
     this.store = new WatcherStore(options.state);
-    this.store.bind(client.chainId, client.address, this.provider);
+    try {
+      this.store.bind(client.chainId, client.address, this.provider);
+    } catch (error) {
+      this.store.close();
+      throw error;
+    }
+  }
+
+  /** The state file, resolved. */
+  get stateFile(): string {
+    return this.store.file;
+  }
+
+  /** How many agreements are followed now (released ones drop out). */
+  followedCount(): number {
+    return this.store.agreements().length;
   }
 
   close(): void {
@@ -73,14 +92,15 @@ export class Watcher {
     const chainNow = await this.client.now();
     await this.readEvents(chainNow);
     await this.intake(chainNow);
-    const summary: StepSummary = { agreements: [], sent: 0 };
+    const summary: StepSummary = { agreements: [], sent: 0, failed: 0 };
     for (const followed of this.store.agreements()) {
       try {
         const result = await this.handle(followed.poolId, followed.agreementId, followed.lastSettledAt);
         summary.agreements.push(result.entry);
         if (result.sent) summary.sent++;
       } catch (error) {
-        this.reporter.emit({
+        summary.failed++;
+        this.emit({
           event: "error",
           poolId: followed.poolId,
           agreementId: followed.agreementId,
@@ -88,7 +108,14 @@ export class Watcher {
         });
       }
     }
+    this.metrics.followed.set(this.followedCount());
     return summary;
+  }
+
+  /** Tells the user (log line, stdout) and counts it. */
+  private emit(e: WatchEvent): void {
+    this.metrics.observe(e);
+    this.reporter.emit(e);
   }
 
   // ------------------------------------------------------------ events
@@ -106,7 +133,7 @@ export class Watcher {
     )) {
       if (this.store.follow(e.args.poolId, e.args.agreementId)) {
         const token = await this.tokenOf(e.args.poolId);
-        this.reporter.emit({
+        this.emit({
           event: "following",
           poolId: e.args.poolId,
           agreementId: e.args.agreementId,
@@ -135,7 +162,7 @@ export class Watcher {
           revoked &&
           this.store.warnOnce(`notice:${poolId}:${grantee}:${until}`, Number(chainNow))
         ) {
-          this.reporter.emit({
+          this.emit({
             event: "warning",
             kind: "revocation-notice",
             poolId,
@@ -165,7 +192,7 @@ export class Watcher {
       }
     }
     for (const r of refused) {
-      this.reporter.emit({ event: "warning", kind: "acceptance-refused", message: `${r.source}: ${r.reason}` });
+      this.emit({ event: "warning", kind: "acceptance-refused", message: `${r.source}: ${r.reason}` });
     }
     for (const { signed, source } of received) await this.take(signed, source, chainNow);
   }
@@ -175,7 +202,7 @@ export class Watcher {
     const id = acceptanceDigest(signed, signed);
     const refuse = (reason: string): void => {
       if (this.store.warnOnce(`refused:${id}`, Number(chainNow))) {
-        this.reporter.emit({
+        this.emit({
           event: "warning",
           kind: "acceptance-refused",
           agreementId: signed.agreementId,
@@ -213,7 +240,7 @@ export class Watcher {
     });
     if (stored) {
       const token = await this.tokenOf(signed.poolId);
-      this.reporter.emit({
+      this.emit({
         event: "received",
         poolId: signed.poolId,
         agreementId: signed.agreementId,
@@ -242,11 +269,12 @@ export class Watcher {
     let sent = false;
     if (decision.action === "settle" && best) {
       const { paid, hash } = await this.client.settle(best.signed);
+      this.metrics.transaction("settle", paid, token);
       this.store.mark(best.id, "settled");
       for (const lower of this.store.held(poolId, agreementId)) {
         if (lower.totalAccepted <= best.signed.totalAccepted) this.store.mark(lower.id, "superseded");
       }
-      this.reporter.emit({
+      this.emit({
         event: "settled",
         poolId,
         agreementId,
@@ -258,7 +286,8 @@ export class Watcher {
       sent = true;
     } else if (decision.action === "claim") {
       const { paid, hash } = await this.client.claim(poolId, agreementId);
-      this.reporter.emit({
+      this.metrics.transaction("claim", paid, token);
+      this.emit({
         event: "claimed",
         poolId,
         agreementId,
@@ -278,7 +307,7 @@ export class Watcher {
       token,
     )) {
       if (this.store.warnOnce(w.key, Number(chainNow))) {
-        this.reporter.emit({ event: "warning", kind: w.kind, poolId, agreementId, message: w.message });
+        this.emit({ event: "warning", kind: w.kind, poolId, agreementId, message: w.message });
       }
     }
     if (report.status === "Released") {
@@ -318,7 +347,7 @@ export class Watcher {
         const code = isDripFeedError(error) ? error.code : "RPC_ERROR";
         if (code === "RPC_ERROR") throw error;
         this.store.mark(held.id, code === "EXPIRED" ? "expired" : "invalid", (error as Error).message);
-        this.reporter.emit({
+        this.emit({
           event: "warning",
           kind: "acceptance-refused",
           poolId: report.poolId,
@@ -372,7 +401,7 @@ export class Watcher {
     const fingerprint = `${r.status}:${r.acceptedTotal}:${r.paid}`;
     if (this.lastFigures.get(key) === fingerprint) return;
     this.lastFigures.set(key, fingerprint);
-    this.reporter.emit(figures);
+    this.emit(figures);
   }
 
   private async tokenOf(poolId: string): Promise<TokenInfo> {

@@ -87,15 +87,21 @@ export function plan(
   return { action: "wait", reason: best || claimable > 0n ? "below the claim threshold" : "nothing to collect" };
 }
 
+/** Every kind of warning the watcher gives (its metrics count each, from 0). */
+export const WARNING_KINDS = [
+  "terminated",
+  "released",
+  "budget-nearly-spent",
+  "missing-acceptance",
+  "revocation-notice",
+  "acceptance-refused",
+] as const;
+
+export type WarningKind = (typeof WARNING_KINDS)[number];
+
 /** A warning the watcher gives once (per key): on termination, revocation notice, budget nearly spent, silence. */
 export interface Warning {
-  kind:
-    | "terminated"
-    | "released"
-    | "budget-nearly-spent"
-    | "missing-acceptance"
-    | "revocation-notice"
-    | "acceptance-refused";
+  kind: WarningKind;
   key: string;
   message: string;
 }

@@ -1,12 +1,13 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
-import { DripFeedError } from "../sdk/errors";
+import { type OpenedStore, openStore } from "../service/store";
 
 /**
- * The watcher's state in one SQLite file (WAL, one writer): where it stopped reading events, the agreements it
- * follows, the acceptances it holds (from files or a relay) until they are settled, and the warnings it already gave
- * (so a restart does not repeat them). Every write is a committed transaction before the watcher acts on it, so a
- * kill -9 loses at most what the next run reads again from the chain or the inbox.
+ * The watcher's state in one SQLite file: where it stopped reading events, the agreements it follows, the
+ * acceptances it holds (from files or a relay) until they are settled, and the warnings it already gave (so a restart
+ * does not repeat them). Every write is a committed transaction before the watcher acts on it, so a kill -9 loses at
+ * most what the next run reads again from the chain or the inbox. Opening, the one-writer lock and the binding to a
+ * chain, contract and provider are the service skeleton's (scripts/service/store.ts).
  */
 
 export type HeldStatus = "held" | "settled" | "superseded" | "expired" | "invalid";
@@ -51,7 +52,6 @@ interface AcceptanceRow {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agreements (
   pool_id TEXT NOT NULL,
   agreement_id TEXT NOT NULL,
@@ -78,44 +78,43 @@ CREATE TABLE IF NOT EXISTS inbox_files (name TEXT PRIMARY KEY, stamp TEXT NOT NU
 `;
 
 export class WatcherStore {
+  private readonly opened: OpenedStore;
   private readonly db: Database.Database;
+  /** The state file's absolute path. */
+  readonly file: string;
 
-  /** Opens (or creates) the state file and takes it for this process alone. */
-  constructor(readonly file: string) {
-    try {
-      this.db = new Database(file, { timeout: 0 });
-      // Exclusive locking (set before WAL, so no shared-memory index is used): the write below takes the file's lock
-      // until close, so a second watcher on the same file fails at once instead of both acting on the same agreements.
-      this.db.pragma("locking_mode = EXCLUSIVE");
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = FULL");
-      this.db.exec(SCHEMA);
-      this.db
-        .prepare(
-          "INSERT INTO meta (key, value) VALUES ('opened', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .run(String(Date.now()));
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/locked|busy/i.test(message)) {
-        throw new DripFeedError("INVALID_ARGUMENT", `state file ${file} is in use by another watcher`);
-      }
-      throw new DripFeedError("INVALID_ARGUMENT", `cannot open state file ${file}: ${message}`);
-    }
+  /** Opens (or creates) the state file and takes it for this process alone (STORE_LOCKED when another holds it). */
+  constructor(file: string) {
+    this.opened = openStore(file, SCHEMA, "watcher", { noun: "state file", flag: "--state" });
+    this.db = this.opened.db;
+    this.file = this.opened.file;
   }
 
-  /** Binds the file to one chain, contract and provider; refuses a file made for another. */
+  /** Binds the file to one chain, contract and provider; refuses a file made for another (STORE_MISMATCH). */
   bind(chainId: bigint, contract: string, provider: string): void {
-    const want = `${chainId}:${contract.toLowerCase()}:${provider.toLowerCase()}`;
+    this.upgradeBinding();
+    this.opened.bind([
+      { key: "chainId", value: chainId.toString(), label: "chain id" },
+      { key: "contract", value: contract.toLowerCase(), label: "DripFeed contract" },
+      { key: "provider", value: provider.toLowerCase(), label: "provider" },
+    ]);
+  }
+
+  /**
+   * State files written before the skeleton kept their binding as one "chain:contract:provider" value; it becomes
+   * the skeleton's three facts, so a watcher upgraded in place keeps its history.
+   */
+  private upgradeBinding(): void {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'binding'").get() as { value: string } | undefined;
-    if (row && row.value !== want) {
-      const [c, k, p] = row.value.split(":");
-      throw new DripFeedError(
-        "INVALID_ARGUMENT",
-        `state file ${this.file} belongs to provider ${p} on chain ${c} (DripFeed ${k}); use another --state file`,
-      );
-    }
-    if (!row) this.db.prepare("INSERT INTO meta (key, value) VALUES ('binding', ?)").run(want);
+    if (!row) return;
+    const [chainId, contract, provider] = row.value.split(":");
+    this.db.transaction(() => {
+      const set = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+      set.run("chainId", chainId);
+      set.run("contract", contract);
+      set.run("provider", provider);
+      this.db.prepare("DELETE FROM meta WHERE key IN ('binding', 'opened')").run();
+    })();
   }
 
   /** The last block whose events were read, or undefined on a first run. */
@@ -232,7 +231,7 @@ export class WatcherStore {
   }
 
   close(): void {
-    this.db.close();
+    this.opened.close();
   }
 }
 

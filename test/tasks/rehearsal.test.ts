@@ -374,24 +374,13 @@ describe("testnet rehearsal: a node pretending to be Sepolia, one key per role",
     expect((await dripFeed.getAgreement(poolId, `0x${AGREEMENT}`)).paid).to.equal(a1.paid);
   });
 
-  it("provider: watch as a daemon holds its state file alone and stops cleanly on SIGTERM", async () => {
+  it("provider: watch as a daemon serves /metrics and /healthz, holds its state file alone, stops cleanly on SIGTERM", async () => {
     const state = file("watch.sqlite");
-    const daemon = spawnHardhat(
-      [
-        "--network",
-        "sepolia",
-        "dripfeed",
-        "watch",
-        "--provider",
-        provider.address,
-        "--state",
-        state,
-        "--poll",
-        "2s",
-      ].concat(["--no-claim", "--json"]),
-      node.rpcUrl,
-      { env: { SEPOLIA_RPC_URL: node.rpcUrl }, config: userMachine.config },
-    );
+    const watchArgs = ["--network", "sepolia", "dripfeed", "watch", "--provider", provider.address, "--state", state];
+    const daemon = spawnHardhat([...watchArgs, "--poll", "2s", "--port", "0", "--no-claim", "--json"], node.rpcUrl, {
+      env: { SEPOLIA_RPC_URL: node.rpcUrl },
+      config: userMachine.config,
+    });
     try {
       const deadline = Date.now() + 300_000;
       while (!/"event":"agreement"/.test(daemon.output().stdout)) {
@@ -400,13 +389,45 @@ describe("testnet rehearsal: a node pretending to be Sepolia, one key per role",
         }
         await new Promise((r) => setTimeout(r, 500));
       }
-      const second = await as(provider, ["watch", "--provider", provider.address, "--state", state, "--once"]);
-      expect(second.code).to.equal(1);
-      expect(second.stderr).to.match(/state file .* is in use by another watcher/);
+      // The ops URL is in the structured "watching" line on stderr (--port 0: any free port).
+      const ops = /"ops":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)?.[1];
+      expect(ops, daemon.output().stderr).to.not.equal(undefined);
+      const health = await fetch(`${ops}/healthz`);
+      expect(health.status).to.equal(200);
+      expect(await health.json()).to.include({ ok: true, followed: 1, failedAgreements: 0 });
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
+      expect(metrics).to.match(/^dripfeed_watcher_agreements_followed 1$/m);
+      expect(metrics).to.match(/^dripfeed_watcher_transactions_total\{action="settle"\} 0$/m); // --no-claim
+
+      // A second watcher on the same state file: `--once` is a command (one line, exit 1), a daemon a service (one
+      // fatal log line, exit 2: the operator's to fix); both name the holder and the flag to change.
+      const refusal =
+        /state file .* is in use by another watcher \(pid \d+\): stop it first, or give this one another --state file/;
+      const once = await as(provider, ["watch", "--provider", provider.address, "--state", state, "--once"]);
+      expect(once.code).to.equal(1);
+      expect(once.stderr.trim().split("\n")).to.have.length(1);
+      expect(once.stderr).to.match(new RegExp(`^error: ${refusal.source} \\[STORE_LOCKED\\]$`, "m"));
+      const second = await hardhat([...watchArgs, "--port", "0", "--no-claim"], node.rpcUrl, 600_000, {
+        env: { SEPOLIA_RPC_URL: node.rpcUrl },
+        config: userMachine.config,
+      });
+      expect(second.code, second.stderr).to.equal(2);
+      expect(second.stderr)
+        .to.match(refusal)
+        .and.match(/"level":60.*"code":"STORE_LOCKED"/);
+
       daemon.child.kill("SIGTERM");
       const ended = await daemon.done;
       expect(ended.code, ended.stderr).to.equal(0);
-      expect(ended.stderr).to.match(/stopping after the current step/);
+      expect(ended.stderr)
+        .to.match(/"signal":"SIGTERM".*draining/)
+        .and.match(/stopping after the current step/);
+      expect(
+        await fetch(`${ops}/healthz`).then(
+          () => "still served",
+          () => "closed",
+        ),
+      ).to.equal("closed");
     } finally {
       if (daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
     }

@@ -1,117 +1,20 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
-import { deployments, ethers, network } from "hardhat";
+import { ethers } from "hardhat";
 import pino from "pino";
 
-import { MockGLM__factory } from "../../typechain-types";
 import { startRelay } from "../../scripts/relay";
-import {
-  ACCEPT,
-  DripFeedClient,
-  type SignedAcceptance,
-  type Terms,
-  debitNoteIdHash,
-  parseAmount,
-  parseRate,
-  signAcceptance,
-  toAcceptanceJson,
-} from "../../scripts/sdk";
-import { Reporter, type WatchEvent } from "../../scripts/watcher/events";
-import { Watcher, type WatcherOptions } from "../../scripts/watcher";
-
-const GLM = { decimals: 18, symbol: "GLM" };
-const units = (text: string): bigint => parseAmount(text, GLM);
-const A = "a1".repeat(32);
-const B = "b2".repeat(32);
-const OTHER = "c3".repeat(32);
-
-async function advance(seconds: number): Promise<void> {
-  await network.provider.send("evm_increaseTime", [seconds]);
-  await network.provider.send("evm_mine", []);
-}
+import { toAcceptanceJson } from "../../scripts/sdk";
+import type { WatchEvent } from "../../scripts/watcher/events";
+import { A, B, type Fixture, OTHER, advance, setup, sign, tempDirs, units, watcher } from "./fixture";
 
 describe("watcher: follows a provider's agreements, collects in time, warns once (in-process network)", function () {
   this.timeout(120_000);
-  const dirs: string[] = [];
-  const tempDir = (): string => {
-    const dir = mkdtempSync(path.join(tmpdir(), "dripfeed-watch-"));
-    dirs.push(dir);
-    return dir;
-  };
-  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-  const setup = deployments.createFixture(async () => {
-    await deployments.fixture(["local"]);
-    const [owner, supervisor, provider, otherProvider, keeper] = await ethers.getSigners();
-    const address = (await deployments.get("DripFeed")).address;
-    const glm = MockGLM__factory.connect((await deployments.get("MockGLM")).address, owner);
-    await (await glm.mint(owner.address, units("1000"))).wait();
-    const client = await DripFeedClient.connect(address, owner);
-    const terms: Terms = {
-      budget: units("10"),
-      upfront: units("1"),
-      maxRate: parseRate("36 GLM/h", GLM),
-      streamRate: 0n,
-      debitNoteInterval: 120,
-      paymentTimeout: 3600,
-    };
-    const pools: string[] = [];
-    for (const salt of ["watch-1", "watch-2"]) {
-      const { poolId } = await client.createPool(await glm.getAddress(), salt);
-      await client.fund(poolId, units("50"), { permit: true });
-      await client.setGrant(poolId, supervisor.address, {
-        permissions: ACCEPT,
-        validUntil: (await client.now()) + 86_400n,
-      });
-      pools.push(poolId);
-    }
-    await client.openAgreement(pools[0], A, provider.address, terms);
-    await client.openAgreement(pools[1], B, provider.address, { ...terms, streamRate: parseRate("36 GLM/h", GLM) });
-    await client.openAgreement(pools[0], OTHER, otherProvider.address, terms);
-    return { client, glm, pools, owner, supervisor, provider, keeper };
-  });
-
-  type Fixture = Awaited<ReturnType<typeof setup>>;
-
-  function watcher(fx: Fixture, state: string, overrides: Partial<WatcherOptions> = {}) {
-    const events: WatchEvent[] = [];
-    const reporter = new Reporter(true, pino({ level: "silent" }), (line) =>
-      events.push(JSON.parse(line) as WatchEvent),
-    );
-    const w = new Watcher(
-      fx.client.withSigner(fx.keeper),
-      {
-        provider: fx.provider.address,
-        state,
-        minClaim: "1",
-        gasFactor: 3n,
-        marginSeconds: 1800n,
-        budgetWarnPerMille: 900n,
-        readOnly: false,
-        ...overrides,
-      },
-      reporter,
-    );
-    return { w, events, of: (kind: string) => events.filter((e) => e.event === kind) };
-  }
-
-  const sign = async (
-    fx: Fixture,
-    poolId: string,
-    agreementId: string,
-    total: string,
-    ttl = 86_400n,
-  ): Promise<SignedAcceptance> =>
-    signAcceptance(fx.supervisor, fx.client.domain, {
-      poolId,
-      agreementId: `0x${agreementId}`,
-      debitNoteId: debitNoteIdHash(`${agreementId}-${total}`),
-      totalAccepted: units(total),
-      deadline: (await fx.client.now()) + ttl,
-    });
+  const dirs = tempDirs();
+  const tempDir = dirs.make;
+  after(dirs.cleanup);
 
   const paidOf = async (fx: Fixture): Promise<{ a: bigint; b: bigint }> => ({
     a: (await fx.client.getAgreement(fx.pools[0], A)).paid,
