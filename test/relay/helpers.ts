@@ -152,6 +152,14 @@ export interface RelayStartOptions {
   port?: number;
   batchSize?: number;
   maxWait?: number;
+  /** --max-hold; "0" unless given (the tests of immediate settlement), e.g. "1h" for the schedule's default. */
+  maxHold?: string;
+  settleMargin?: string;
+  minValue?: string;
+  /** --poll-interval in ms (200 unless given, so chain events are seen quickly). */
+  pollInterval?: number;
+  /** The submitting key (DRIPFEED_RELAY_KEY); Hardhat account 0 unless given. */
+  key?: string;
   env?: NodeJS.ProcessEnv;
   logFile?: string;
   /** Do not wait for /healthz (e.g. when the relay is expected to crash early). */
@@ -178,11 +186,11 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
     "--contract",
     node.dripFeed,
   ];
-  if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
-  if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
+  args.push(...scheduleArgs(options));
+  const keyEnv = options.key ? { DRIPFEED_RELAY_KEY: options.key } : {};
   const child = options.standalone
     ? standaloneRelay(node, port, options)
-    : hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile, options.nodeArgs);
+    : hardhat(args, { LOCALHOST_RPC_URL: node.url, ...keyEnv, ...options.env }, options.logFile, options.nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   if (!options.noWait) {
@@ -201,12 +209,21 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
   return { process: child, url, port, exited };
 }
 
-/** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0. */
-function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
-  const args = ["--rpc-url", node.url, "--contract", node.dripFeed, "--port", String(port), "--db", options.db];
+/** The flags both launchers share: batching and the settlement schedule. */
+function scheduleArgs(options: RelayStartOptions): string[] {
+  const args = ["--max-hold", options.maxHold ?? "0", "--poll-interval", String(options.pollInterval ?? 200)];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
-  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
+  if (options.settleMargin !== undefined) args.push("--settle-margin", options.settleMargin);
+  if (options.minValue !== undefined) args.push("--min-value", options.minValue);
+  return args;
+}
+
+/** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0 (or `key`). */
+function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
+  const args = ["--rpc-url", node.url, "--contract", node.dripFeed, "--port", String(port), "--db", options.db];
+  args.push(...scheduleArgs(options));
+  const key = options.key ?? HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
   return spawnTracked(
     [
       ...(options.nodeArgs ?? []),
