@@ -39,6 +39,17 @@ export class RelayMetrics {
     help: "Gas used by mined settleBatch transactions",
     registers: [this.registry],
   });
+  readonly splits = new Counter({
+    name: "dripfeed_relay_batch_splits_total",
+    help: "Batches cut in half because they failed the gas estimate (too big for a block, or an item that breaks it)",
+    registers: [this.registry],
+  });
+  readonly simulations = new Counter({
+    name: "dripfeed_relay_simulations_total",
+    help: "Acceptances simulated alone before sending (untrusted pools and signers, quarantine lanes), by result",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly rpcErrors = new Counter({
     name: "dripfeed_relay_rpc_errors_total",
     help: "Failed JSON-RPC calls",

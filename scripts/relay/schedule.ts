@@ -265,8 +265,9 @@ export class Scheduler {
   }
 
   /**
-   * The acceptance to send for a plan: the highest total that can still settle (deadline and signer not passed),
-   * and the higher ones that no longer can (to be recorded as failed).
+   * The acceptance to send for a plan: the highest total that can still settle (deadline and signer not passed)
+   * and is not waiting out a retry back-off, and the higher ones that can no longer settle (to be recorded as
+   * failed). A higher one in back-off stays queued: it goes again later if the lower one does not cover it.
    */
   pick(
     plan: AgreementPlan,
@@ -277,9 +278,14 @@ export class Scheduler {
     for (const item of plan.items) {
       if (ms(item.deadline) < now) expired.push(item);
       else if (ms(this.signerValidity(item.poolId, item.signer)) < now) unauthorized.push(item);
-      else return { item, expired, unauthorized };
+      else if (item.notBefore <= now) return { item, expired, unauthorized };
     }
     return { item: undefined, expired, unauthorized };
+  }
+
+  /** Whether an acceptance can still settle at `now` (deadline and signer not passed). */
+  private viable(item: StoredAcceptance, now: number): boolean {
+    return ms(item.deadline) >= now && ms(this.signerValidity(item.poolId, item.signer)) >= now;
   }
 
   /** Marks plans as being in a batch: they leave the ready set until reloaded. */
@@ -380,7 +386,8 @@ export class Scheduler {
 
   private computeDue(plan: AgreementPlan, now: number): Due | undefined {
     if (plan.items.length === 0) return undefined;
-    const best = this.pick(plan, now).item;
+    const viable = plan.items.filter((item) => this.viable(item, now));
+    const best = viable[0];
     if (!best) return { at: now, reason: "expired" };
     let oldest = Infinity;
     for (const item of plan.items) oldest = Math.min(oldest, item.receivedChainAt);
@@ -402,8 +409,10 @@ export class Scheduler {
       }
       consider(crossed, "min-value");
     }
-    // A retried acceptance waits for its back-off.
-    if (best.notBefore > due.at) due = { at: best.notBefore, reason: due.reason };
+    // Retried acceptances wait out their back-off (a lower one that is not waiting may go first).
+    let readyAt = Infinity;
+    for (const item of viable) readyAt = Math.min(readyAt, item.notBefore);
+    if (readyAt > due.at) due = { at: readyAt, reason: due.reason };
     return due;
   }
 }

@@ -125,13 +125,19 @@ export function verdictOf(
         culprit: "transfer",
         reason: "TOKEN_TRANSFER_FAILED: the pool's token refused the payout to the provider, or burnt its gas",
       };
+    case undefined:
+      // Settling alone reverts with no reason only when the token's transfer does (SafeERC20 bubbles its empty
+      // revert, e.g. after burning all the gas); a wallet's failure comes back as InvalidSignature.
+      return {
+        kind: "culprit",
+        culprit: "transfer",
+        reason: "TOKEN_TRANSFER_FAILED: the pool's token reverts the payout without a reason (or burns all its gas)",
+      };
     default:
       return {
         kind: "culprit",
         culprit: "other",
-        reason: selector
-          ? `SETTLEMENT_FAILED: the contract refused it with ${selector}`
-          : "SETTLEMENT_FAILED: it reverted without a reason (out of gas?)",
+        reason: `SETTLEMENT_FAILED: the contract refused it with ${selector}`,
       };
   }
 }
@@ -509,9 +515,11 @@ export class Submitter {
         data: encodeSettle(item),
         gasLimit: SIMULATION_GAS,
       });
+      this.metrics.simulations.inc({ result: "passed" });
       return undefined;
     } catch (error) {
       if (!isRevert(error)) throw error;
+      this.metrics.simulations.inc({ result: "failed" });
       const data = revertData(error);
       return verdictOf(data?.slice(0, 10), item);
     }
@@ -577,6 +585,7 @@ export class Submitter {
     const estimate = await this.estimate(items);
     if (estimate !== undefined) return { ok: items, estimate, rest: [], breakers: [] };
     if (items.length === 1) return { ok: [], estimate: 0n, rest: [], breakers: items };
+    this.metrics.splits.inc();
     const half = Math.ceil(items.length / 2);
     const first = await this.fit(items.slice(0, half));
     if (first.ok.length > 0) return { ...first, rest: [...first.rest, ...items.slice(half)] };

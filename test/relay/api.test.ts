@@ -12,6 +12,7 @@ import {
   type RelayProcess,
   getJson,
   kill,
+  metric as relayMetric,
   post,
   setupPool,
   signJson,
@@ -54,14 +55,7 @@ describe("relay: HTTP API", function () {
     return { queued: body.queued, submitted: body.submitted };
   }
 
-  async function metric(name: string): Promise<number> {
-    const text = await (await fetch(`${relay.url}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split("\n")) {
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(" ").pop());
-    }
-    return sum;
-  }
+  const metric = (name: string) => relayMetric(relay.url, name);
 
   describe("when the acceptances are valid", function () {
     it("settles many agreements, only the highest total of each on-chain, and pays exactly the accepted totals", async function () {

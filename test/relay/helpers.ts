@@ -15,7 +15,7 @@ import {
   toUtf8Bytes,
 } from "ethers";
 
-import { DripFeed__factory, MockGLM__factory } from "../../typechain-types";
+import { DripFeed__factory, GasGriefToken__factory, MockGLM__factory } from "../../typechain-types";
 import type { DripFeed, MockGLM } from "../../typechain-types";
 import { AcceptanceHasher } from "../../scripts/relay/verifier";
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
@@ -256,14 +256,31 @@ const TERMS = {
   paymentTimeout: 3600,
 };
 
+export interface PoolOptions {
+  /** "grief": the pool's token is a GasGriefToken (burns all gas on transfers to its victim, once one is set). */
+  token?: "mock" | "grief";
+  /** The provider of every agreement (default: a new random address each). */
+  provider?: string;
+}
+
 /**
  * A funded pool owned by Hardhat account `ownerIndex` (never account 0: that one is the relay's), an ACCEPT
  * grantee, and `count` agreements with no rate cap, so a provider's balance equals the accepted total.
  */
-export async function setupPool(node: Node, count: number, ownerIndex = 1): Promise<Fixture> {
+export async function setupPool(
+  node: Node,
+  count: number,
+  ownerIndex = 1,
+  options: PoolOptions = {},
+): Promise<Fixture> {
   const owner = hardhatAccount(ownerIndex, node.provider);
-  const token = await new MockGLM__factory(owner).deploy();
-  await token.waitForDeployment();
+  const deployed =
+    options.token === "grief"
+      ? await new GasGriefToken__factory(owner).deploy()
+      : await new MockGLM__factory(owner).deploy();
+  await deployed.waitForDeployment();
+  // A GasGriefToken has MockGLM's mint, approve and balanceOf.
+  const token = MockGLM__factory.connect(await deployed.getAddress(), owner);
   const dripFeed = DripFeed__factory.connect(node.dripFeed, owner);
   const salt = encodeBytes32String(`relay-test-${Date.now()}-${Math.random()}`.slice(0, 31));
   await (await dripFeed.createPool(await token.getAddress(), salt)).wait();
@@ -280,7 +297,7 @@ export async function setupPool(node: Node, count: number, ownerIndex = 1): Prom
   const calls: string[] = [];
   for (let i = 0; i < count; i++) {
     const id = hexlify(randomBytes(32));
-    const provider = Wallet.createRandom().address;
+    const provider = options.provider ?? Wallet.createRandom().address;
     agreements.push({ id, provider });
     calls.push(dripFeed.interface.encodeFunctionData("openAgreement", [poolId, id, provider, TERMS]));
   }
@@ -365,6 +382,15 @@ export interface AcceptanceStatusView {
   totalAccepted: string;
   agreementId: string;
   attempts: number;
+  dueAt: string | null;
+  dueReason: string | null;
+  quarantine: string | null;
+}
+
+export async function acceptance(relayUrl: string, id: string): Promise<AcceptanceStatusView> {
+  const { status, body } = await getJson<AcceptanceStatusView>(`${relayUrl}/v1/acceptances/${id}`);
+  if (status !== 200) throw new Error(`GET /v1/acceptances/${id}: ${status}`);
+  return body;
 }
 
 /** Waits until none of the ids is queued or submitted; returns their final views. */
@@ -391,4 +417,31 @@ export async function waitSettled(
     200,
   );
   return views;
+}
+
+/** The sum of a Prometheus metric's samples on the relay's /metrics (those with `labels`, when given). */
+export async function metric(relayUrl: string, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${relayUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const matches = labels
+      ? line.startsWith(`${name}{${labels}} `)
+      : line.startsWith(`${name} `) || line.startsWith(`${name}{`);
+    if (matches) sum += Number(line.split(" ").pop());
+  }
+  return sum;
+}
+
+export interface HealthView {
+  status: "ok" | "degraded" | "draining";
+  problems: { code: string; message: string }[];
+  queued: number;
+  submitted: number;
+  block: number | null;
+  agreements: { due: number; held: number };
+  quarantined: { lane: string; reason: string; strikes: number }[];
+}
+
+export async function health(relayUrl: string): Promise<HealthView> {
+  return (await getJson<HealthView>(`${relayUrl}/healthz`)).body;
 }
