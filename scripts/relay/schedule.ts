@@ -283,6 +283,22 @@ export class Scheduler {
     return { item: undefined, expired, unauthorized };
   }
 
+  /**
+   * Acceptances above each agreement's best that can no longer settle (deadline or signer passed), so they are
+   * reported failed when that happens rather than when the agreement is next settled.
+   */
+  dead(now: number): { expired: StoredAcceptance[]; unauthorized: StoredAcceptance[] } {
+    const expired: StoredAcceptance[] = [];
+    const unauthorized: StoredAcceptance[] = [];
+    for (const plan of this.plans.values()) {
+      if (plan.inFlight) continue;
+      const picked = this.pick(plan, now);
+      expired.push(...picked.expired);
+      unauthorized.push(...picked.unauthorized);
+    }
+    return { expired, unauthorized };
+  }
+
   /** Whether an acceptance can still settle at `now` (deadline and signer not passed). */
   private viable(item: StoredAcceptance, now: number): boolean {
     return ms(item.deadline) >= now && ms(this.signerValidity(item.poolId, item.signer)) >= now;

@@ -63,6 +63,8 @@ const TX_GAS_CAP = 1n << 24n;
 const ITEM_RESERVE = 260_000n;
 /** A node refusing an estimate (not the call reverting): Hardhat's EDR probing above EIP-7825's cap. */
 const REFUSED_ESTIMATE = /greater than the cap|exceeds (the )?(transaction )?gas cap/i;
+/** How often acceptances that can no longer settle are looked for (wall ms). */
+const SWEEP_MS = 1_000;
 /** Funds are re-read this often while the submitter lacks them. */
 const UNFUNDED_RECHECK_MS = 2_000;
 
@@ -207,6 +209,7 @@ export class Submitter {
   /** The gas limit each batch was sent with (replacements reuse it). */
   private readonly gasLimits = new Map<number, bigint>();
   private lastFundsCheck = 0;
+  private lastSweep = 0;
   /** The cost of the batch that could not be paid for (cleared once the balance covers it). */
   private needed: bigint | undefined;
 
@@ -347,6 +350,7 @@ export class Submitter {
 
   /** Sends what is due; returns how long to sleep (0: look again at once). */
   private async tick(): Promise<number> {
+    if (Date.now() - this.lastSweep >= SWEEP_MS) this.sweep(this.chain.nowMs());
     if (this.health.has("NO_FUNDS") || Date.now() - this.lastFundsCheck > this.fundsCheckMs) {
       // While unfunded, nothing is sent until the balance covers the batch that could not be paid for.
       const funded = await this.checkFunds(this.needed ?? 0n, "the next settleBatch");
@@ -354,8 +358,35 @@ export class Submitter {
     }
     const now = this.chain.nowMs();
     const pick = this.scheduler.next(now);
-    if (pick.kind === "idle") return pick.wakeInMs;
+    if (pick.kind === "idle") return Math.min(pick.wakeInMs, this.scheduler.size > 0 ? SWEEP_MS : Infinity);
     return this.handle(pick.plans, pick.kind === "lane" ? pick.lane : undefined);
+  }
+
+  /** Records acceptances that can no longer settle (deadline or signer passed) as failed, without a transaction. */
+  private sweep(now: number): void {
+    this.lastSweep = Date.now();
+    const { expired, unauthorized } = this.scheduler.dead(now);
+    if (expired.length + unauthorized.length === 0) return;
+    const outcomes = new Map<string, ItemOutcome>();
+    for (const item of expired) outcomes.set(item.id, this.expiredOutcome(item));
+    for (const item of unauthorized) outcomes.set(item.id, this.unauthorizedOutcome(item));
+    this.resolve(outcomes, new Set(), new Set());
+  }
+
+  private expiredOutcome(item: StoredAcceptance): ItemOutcome {
+    return {
+      kind: "failed",
+      txHash: null,
+      reason: `EXPIRED: deadline ${item.deadline} passed before it could be settled`,
+    };
+  }
+
+  private unauthorizedOutcome(item: StoredAcceptance): ItemOutcome {
+    return {
+      kind: "failed",
+      txHash: null,
+      reason: `NOT_AUTHORIZED: ${item.signer}'s ACCEPT on the pool lapsed (acceptValidUntil passed) before it could be settled`,
+    };
   }
 
   /** Prepares, checks and sends one batch of due agreements (a shared batch, or one quarantine lane's). */
@@ -450,20 +481,8 @@ export class Submitter {
         return;
       }
       const { item, expired, unauthorized } = this.scheduler.pick(plan, now);
-      for (const dead of expired) {
-        resolved.set(dead.id, {
-          kind: "failed",
-          txHash: null,
-          reason: `EXPIRED: deadline ${dead.deadline} passed before it could be settled`,
-        });
-      }
-      for (const dead of unauthorized) {
-        resolved.set(dead.id, {
-          kind: "failed",
-          txHash: null,
-          reason: `NOT_AUTHORIZED: ${dead.signer}'s ACCEPT on the pool lapsed (acceptValidUntil passed) before it could be settled`,
-        });
-      }
+      for (const dead of expired) resolved.set(dead.id, this.expiredOutcome(dead));
+      for (const dead of unauthorized) resolved.set(dead.id, this.unauthorizedOutcome(dead));
       for (const covered of plan.items) {
         if (covered.totalAccepted <= agreement.acceptedTotal && !resolved.has(covered.id)) {
           resolved.set(covered.id, {

@@ -160,6 +160,8 @@ export interface RelayStartOptions {
   pollInterval?: number;
   /** The submitting key (DRIPFEED_RELAY_KEY); Hardhat account 0 unless given. */
   key?: string;
+  /** The JSON-RPC URL the relay uses (default: the node's; e.g. a proxy that can be cut). */
+  rpcUrl?: string;
   env?: NodeJS.ProcessEnv;
   logFile?: string;
   /** Do not wait for /healthz (e.g. when the relay is expected to crash early). */
@@ -190,7 +192,12 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
   const keyEnv = options.key ? { DRIPFEED_RELAY_KEY: options.key } : {};
   const child = options.standalone
     ? standaloneRelay(node, port, options)
-    : hardhat(args, { LOCALHOST_RPC_URL: node.url, ...keyEnv, ...options.env }, options.logFile, options.nodeArgs);
+    : hardhat(
+        args,
+        { LOCALHOST_RPC_URL: options.rpcUrl ?? node.url, ...keyEnv, ...options.env },
+        options.logFile,
+        options.nodeArgs,
+      );
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   if (!options.noWait) {
@@ -221,7 +228,16 @@ function scheduleArgs(options: RelayStartOptions): string[] {
 
 /** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0 (or `key`). */
 function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
-  const args = ["--rpc-url", node.url, "--contract", node.dripFeed, "--port", String(port), "--db", options.db];
+  const args = [
+    "--rpc-url",
+    options.rpcUrl ?? node.url,
+    "--contract",
+    node.dripFeed,
+    "--port",
+    String(port),
+    "--db",
+    options.db,
+  ];
   args.push(...scheduleArgs(options));
   const key = options.key ?? HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
   return spawnTracked(
@@ -444,4 +460,12 @@ export interface HealthView {
 
 export async function health(relayUrl: string): Promise<HealthView> {
   return (await getJson<HealthView>(`${relayUrl}/healthz`)).body;
+}
+
+/** Waits until the relay has seen the node's latest block (its clock follows block time on a test chain). */
+export async function waitSynced(relayUrl: string, provider: JsonRpcProvider): Promise<void> {
+  const latest = await provider.getBlockNumber();
+  await waitFor("the relay to see the latest block", async () =>
+    ((await health(relayUrl)).block ?? -1) >= latest ? true : undefined,
+  );
 }
