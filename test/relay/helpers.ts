@@ -335,6 +335,9 @@ try {
   nativeSigner = undefined;
 }
 
+/** One EIP-712 hasher per domain (its domain separator is computed once). */
+const hashers = new Map<string, AcceptanceHasher>();
+
 /** Signs an acceptance JSON; with libsecp256k1 when present (ethers' JS signer takes ~3 ms, too slow for floods). */
 export async function signJson(
   fixture: Fixture,
@@ -352,7 +355,10 @@ export async function signJson(
     deadline: BigInt(options.deadline ?? Math.floor(Date.now() / 1000) + 2 * 86_400),
   };
   if (!nativeSigner) return toAcceptanceJson(await signAcceptance(signer, domain, acceptance));
-  const digest = new AcceptanceHasher(domain.chainId, domain.verifyingContract).digest({
+  const hasherKey = `${domain.chainId}:${domain.verifyingContract}`;
+  let hasher = hashers.get(hasherKey);
+  if (!hasher) hashers.set(hasherKey, (hasher = new AcceptanceHasher(domain.chainId, domain.verifyingContract)));
+  const digest = hasher.digest({
     ...acceptance,
     ...domain,
     signer: signer.address,
