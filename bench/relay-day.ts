@@ -18,7 +18,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { Interface } from "ethers";
+import { type Interface } from "ethers";
 
 import { DripFeed__factory } from "../typechain-types";
 import {

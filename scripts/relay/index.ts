@@ -3,6 +3,7 @@ import pino, { type Logger } from "pino";
 
 import { parseAmount } from "../sdk/amounts";
 import { DripFeedError } from "../sdk/errors";
+import { serveUntilSignal } from "../service/lifecycle";
 import { ChainReader, shortMessage } from "./chain";
 import { ChainFollower } from "./follower";
 import { Health } from "./health";
@@ -107,8 +108,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     );
   }
 
+  const submitterAddress = await options.signer.getAddress();
   const store = new RelayStore(options.db ?? DEFAULT_DB);
-  store.bindDeployment(chainId, options.contract);
+  try {
+    store.bindDeployment(chainId, options.contract, submitterAddress);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const chain = new ChainReader(options.provider, options.contract, chainId, metrics);
   await chain.syncClock();
   const health = new Health(log);
@@ -250,21 +257,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 export async function runRelayUntilSignal(options: RelayOptions): Promise<void> {
   const log = options.logger ?? pino({ name: "dripfeed-relay" });
   const relay = await startRelay({ ...options, logger: log });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "signal received");
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
-  try {
-    await relay.close();
-    process.exit(0);
-  } catch (error) {
-    log.error({ err: shortMessage(error) }, "drain failed");
-    process.exit(1);
-  }
+  await serveUntilSignal(relay, { log });
 }
 
 /** Re-reads the signers and agreements of queued acceptances (at start: nothing was followed while down). */

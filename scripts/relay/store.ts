@@ -1,8 +1,9 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync } from "node:fs";
 import path from "node:path";
 
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
+import { type OpenedStore, bindIdentity, openStore } from "../service/store";
 import { armCrashPoints, crashPoint } from "./faults";
 
 /**
@@ -135,7 +136,6 @@ interface AcceptanceRow {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS acceptances (
   id TEXT PRIMARY KEY,
   pool_id TEXT NOT NULL,
@@ -252,6 +252,7 @@ export interface StoreOptions {
 }
 
 export class RelayStore {
+  private readonly opened: OpenedStore;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<RelayStore["prepare"]>;
   /** Highest total per agreement among queued and submitted items (shown by the agreement view). */
@@ -282,11 +283,10 @@ export class RelayStore {
     options: StoreOptions = {},
   ) {
     this.commitWindowMs = options.commitWindowMs ?? 0;
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(SCHEMA);
+    // WAL, FULL, and SQLite's exclusive lock for the life of the process: a second relay on this file is refused
+    // (STORE_LOCKED), and nothing else can write to it meanwhile (scripts/service/store.ts).
+    this.opened = openStore(file, SCHEMA, "relay");
+    this.db = this.opened.db;
     const columns = new Set((this.db.pragma("table_info(acceptances)") as { name: string }[]).map((c) => c.name));
     for (const [name, type] of ADDED_COLUMNS) {
       if (!columns.has(name)) this.db.exec(`ALTER TABLE acceptances ADD COLUMN ${name} ${type}`);
@@ -325,7 +325,6 @@ export class RelayStore {
     const db = this.db;
     return {
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
-      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)"),
       pendingTotals: db.prepare(
         "SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status IN ('queued', 'submitted')",
       ),
@@ -410,22 +409,20 @@ export class RelayStore {
   }
 
   /**
-   * Binds the file to one chain and contract: a database written for another deployment is refused rather than
-   * submitted to the wrong place.
+   * Binds the file to one chain, contract and submitting account: a database written for another deployment is
+   * refused rather than submitted to the wrong place, and a restart with another key (whose nonces and balance the
+   * batches in flight do not share) is refused too (STORE_MISMATCH, one line naming both).
    */
-  bindDeployment(chainId: bigint, contract: string): void {
-    for (const [key, value] of [
-      ["chainId", chainId.toString()],
-      ["contract", contract.toLowerCase()],
-    ] as const) {
-      const known = this.meta(key);
-      if (known === undefined) {
-        this.stmts.setMeta.run(key, value);
-        this.syncNow();
-      } else if (known !== value) {
-        throw new Error(`database ${this.file} belongs to ${key} ${known}, not ${value}; use another --db file`);
-      }
+  bindDeployment(chainId: bigint, contract: string, submitter?: string): void {
+    const facts = [
+      { key: "chainId", value: chainId.toString(), label: "chain id" },
+      { key: "contract", value: contract.toLowerCase(), label: "DripFeed contract" },
+    ];
+    if (submitter !== undefined) {
+      facts.push({ key: "submitter", value: submitter.toLowerCase(), label: "submitting account" });
     }
+    bindIdentity(this.db, this.file, facts);
+    this.syncNow();
   }
 
   /** Subscribes to "new queued work" notifications (the submitter wakes up on them). */
@@ -866,6 +863,6 @@ export class RelayStore {
     this.syncNow();
     this.closed = true;
     this.closeWal(); // or once the flush in flight reports back
-    this.db.close();
+    this.opened.close();
   }
 }

@@ -11,8 +11,9 @@ import {
   DEFAULT_PORT,
   runRelayUntilSignal,
 } from "../relay";
-import { DripFeedError, isDripFeedError } from "../sdk/errors";
+import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
+import { exitOnStartFailure } from "../service/lifecycle";
 import { parseDuration } from "./flags";
 import { dripfeed } from "./scope";
 
@@ -138,7 +139,7 @@ dripfeed
         logger,
       });
     } catch (error) {
-      logger.error({ code: isDripFeedError(error) ? error.code : undefined }, (error as Error).message);
-      process.exit(isDripFeedError(error) && error.code === "INVALID_ARGUMENT" ? 2 : 1);
+      // One line and the shared exit statuses (2: the operator's input, e.g. a --db another relay holds).
+      exitOnStartFailure(logger, error);
     }
   });

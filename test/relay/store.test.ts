@@ -128,4 +128,30 @@ describe("relay: store group commit", function () {
       store.close();
     });
   });
+
+  describe("when another store holds the file", function () {
+    it("refuses to open it (STORE_LOCKED), and opens once the holder closed it", function () {
+      const file = path.join(dir, "locked.sqlite");
+      const holder = new RelayStore(file);
+      expect(() => new RelayStore(file))
+        .to.throw(/in use by another relay/)
+        .with.property("code", "STORE_LOCKED");
+      holder.close();
+      new RelayStore(file).close();
+    });
+
+    it("refuses a file written for another submitting account (STORE_MISMATCH)", function () {
+      const file = path.join(dir, "submitter.sqlite");
+      const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+      const first = new RelayStore(file);
+      first.bindDeployment(31337n, contract, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+      first.close();
+      const second = new RelayStore(file);
+      expect(() => second.bindDeployment(31337n, contract, "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"))
+        .to.throw(/submitting account 0x70997970c51812dc3a010c7d01b50e0d17dc79c8, not 0x3c44/)
+        .with.property("code", "STORE_MISMATCH");
+      second.bindDeployment(31337n, contract, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+      second.close();
+    });
+  });
 });
