@@ -153,6 +153,9 @@ export class ChainReader {
    * the chain's: block timestamps run ahead of the wall clock on test chains whose time is advanced.
    */
   observeBlock(block: { number: number; timestamp: number; gasLimit: bigint }): void {
+    // The offset is taken when a head is first seen: the same head read again later says nothing new about the
+    // time (taking it again would freeze the clock at that block's timestamp until the next block).
+    if (this.latestBlock?.number === block.number) return;
     this.latestBlock = { number: block.number, timestamp: block.timestamp, gasLimit: block.gasLimit };
     this.clockOffsetMs = Math.max(0, block.timestamp * 1000 - Date.now());
   }

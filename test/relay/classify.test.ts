@@ -145,4 +145,23 @@ describe("relay: failure classification", function () {
       expect(await deployed.ITEM_CALL_GAS()).to.equal(ITEM_CALL_GAS);
     });
   });
+
+  describe("the chain clock", function () {
+    it("follows a head that runs ahead of the wall clock, and keeps running between blocks", async function () {
+      const chain = new ChainReader(
+        fakeProvider("0x").provider,
+        Wallet.createRandom().address,
+        31337n,
+        new RelayMetrics(),
+      );
+      const ahead = Math.floor(Date.now() / 1000) + 3_600;
+      chain.observeBlock({ number: 7, timestamp: ahead, gasLimit: 30_000_000n });
+      const first = chain.nowMs();
+      expect(first).to.be.at.least(ahead * 1000 - 1_000);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      // The same head read again by the next poll: time has still moved on.
+      chain.observeBlock({ number: 7, timestamp: ahead, gasLimit: 30_000_000n });
+      expect(chain.nowMs() - first).to.be.at.least(50);
+    });
+  });
 });

@@ -41,7 +41,8 @@ describe("relay: isolation of hostile pools and signers", function () {
     relay = await startRelay(node, {
       db: path.join(dir, "relay.sqlite"),
       batchSize: 50,
-      maxWait: 1_000,
+      // Long enough that what a test posts at once lands in one batch even on a busy machine.
+      maxWait: 3_000,
       logFile: path.join(dir, "relay.log"),
     });
   });
@@ -111,16 +112,18 @@ describe("relay: isolation of hostile pools and signers", function () {
         await GasGriefToken__factory.connect(await turned.token.getAddress(), turned.owner).setVictim(victim)
       ).wait();
       // Ten items burning ITEM_CALL_GAS each and twenty honest ones need more than a 2 M gas block.
+      const blockGasLimit = (await node.provider.getBlock("latest"))!.gasLimit;
       await node.provider.send("evm_setBlockGasLimit", ["0x" + (2_000_000).toString(16)]);
       await node.provider.send("evm_mine", []);
       try {
-        const hostile = await Promise.all(
-          turned.agreements.map(async (a) => post(relay.url, await signJson(turned, turned.owner, a.id, 5_000n))),
-        );
         const agreements = honest.agreements.slice(30, 40);
-        const good = await Promise.all(
-          agreements.map(async (a) => post(relay.url, await signJson(honest, honest.owner, a.id, 7_000n))),
+        const hostileBodies = await Promise.all(
+          turned.agreements.map((a) => signJson(turned, turned.owner, a.id, 5_000n)),
         );
+        const goodBodies = await Promise.all(agreements.map((a) => signJson(honest, honest.owner, a.id, 7_000n)));
+        const posted = await Promise.all([...hostileBodies, ...goodBodies].map((body) => post(relay.url, body)));
+        const hostile = posted.slice(0, hostileBodies.length);
+        const good = posted.slice(hostileBodies.length);
         const views = await waitSettled(
           relay.url,
           good.map((r) => r.body.id!),
@@ -140,7 +143,7 @@ describe("relay: isolation of hostile pools and signers", function () {
         expect(await turned.token.balanceOf(victim)).to.equal(1n);
         expect(await metric(relay.url, "dripfeed_relay_batch_splits_total")).to.be.greaterThan(0);
       } finally {
-        await node.provider.send("evm_setBlockGasLimit", ["0x" + (60_000_000).toString(16)]);
+        await node.provider.send("evm_setBlockGasLimit", ["0x" + blockGasLimit.toString(16)]);
         await node.provider.send("evm_mine", []);
       }
     });
