@@ -21,11 +21,11 @@
  */
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import net from "node:net";
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
 
 import type { SignedAcceptanceJson } from "../scripts/sdk/acceptance";
+import { PipelinedConnection, serialise } from "./lib/http";
 import {
   ROOT,
   getJson,
@@ -46,81 +46,6 @@ const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 100);
 const MAX_WAIT = Number(process.env.BENCH_MAX_WAIT ?? 500);
 const TARGET_RATE = 1_500;
 const TARGET_SETTLE_S = 60;
-
-/** One answer as the load generator sees it. */
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/**
- * A keep-alive HTTP/1.1 connection that pipelines pre-serialised requests and parses the answers, which come back
- * in order (Content-Length bodies only: what the relay sends).
- */
-class PipelinedConnection {
-  private readonly socket: net.Socket;
-  private readonly pending: ((answer: Answer) => void)[] = [];
-  private buffered: Buffer = Buffer.alloc(0);
-  private corked = false;
-
-  constructor(port: number, onError: (error: Error) => void) {
-    this.socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    this.socket.on("error", onError);
-    this.socket.on("close", () => {
-      if (this.pending.length > 0) onError(new Error(`connection closed with ${this.pending.length} answers due`));
-    });
-  }
-
-  get inFlight(): number {
-    return this.pending.length;
-  }
-
-  /** Queues a request; writes made in the same tick leave in one packet. */
-  send(request: Buffer, onAnswer: (answer: Answer) => void): void {
-    this.pending.push(onAnswer);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(request);
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    for (;;) {
-      const headEnd = this.buffered.indexOf("\r\n\r\n");
-      if (headEnd < 0) return;
-      const head = this.buffered.toString("latin1", 0, headEnd);
-      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      if (!length) throw new Error(`answer without content-length: ${head}`);
-      const end = headEnd + 4 + Number(length[1]);
-      if (this.buffered.length < end) return;
-      const answer = { status: Number(head.slice(9, 12)), body: this.buffered.toString("utf8", headEnd + 4, end) };
-      this.buffered = this.buffered.subarray(end);
-      (this.pending.shift() as (answer: Answer) => void)(answer);
-    }
-  }
-
-  close(): void {
-    this.socket.end();
-  }
-}
-
-function serialise(port: number, body: string): Buffer {
-  const bytes = Buffer.from(body);
-  return Buffer.concat([
-    Buffer.from(
-      `POST /v1/acceptances HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${bytes.length}\r\n\r\n`,
-    ),
-    bytes,
-  ]);
-}
 
 /** CPU seconds (user + system) a process used so far, from /proc (Linux); undefined elsewhere. */
 function cpuSeconds(pid: number | undefined): number | undefined {

@@ -43,6 +43,9 @@ export class DemoRelay {
       db: path.join(dir, "relay.sqlite"),
       batchSize: 50,
       maxWaitMs: 20,
+      // The demo settles at every step it shows (the default 1 h hold would keep its acceptances waiting).
+      maxHoldMs: 0,
+      pollIntervalMs: 200,
       pollMs: 20,
       // The demo prints its own timeline; the relay's structured log would interleave with it.
       logger: pino({ level: "silent" }),

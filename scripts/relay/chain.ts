@@ -1,4 +1,4 @@
-import { Contract, type Provider, ZeroAddress } from "ethers";
+import { Interface, type Provider, ZeroAddress } from "ethers";
 
 import { DripFeed__factory } from "../../typechain-types";
 import type { DripFeed } from "../../typechain-types";
@@ -26,11 +26,6 @@ export interface AgreementView extends Terms {
   terminatedAt: number;
   paid: bigint;
   acceptedTotal: bigint;
-}
-
-export interface GrantView {
-  permissions: number;
-  validUntil: number;
 }
 
 export interface ChainReaderOptions {
@@ -119,17 +114,24 @@ export function decodeAgreement(data: string): AgreementView | undefined {
   });
 }
 
-const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
+const ERC1271 = new Interface(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);
+/** `decimals()` calldata. */
+const ERC20_DECIMALS = "0x313ce567";
+/** DripFeed's ITEM_CALL_GAS: what a batch gives each item's token transfer and ERC-1271 call. */
+export const ITEM_CALL_GAS = 200_000n;
 
 export class ChainReader {
   readonly contract: DripFeed;
-  private readonly owners = new TtlCache<string | null>();
-  private readonly grants = new TtlCache<GrantView>();
+  private readonly pools = new TtlCache<{ owner: string; token: string } | null>();
+  private readonly decimals = new TtlCache<number>();
+  private readonly authorities = new TtlCache<number>();
   private readonly agreements = new TtlCache<AgreementView>();
   private readonly codes = new TtlCache<string>();
   private agreementQueue: QueuedAgreementRead[] = [];
-  private clockOffset = 0;
-  private clockTimer: NodeJS.Timeout | undefined;
+  private clockOffsetMs = 0;
+  private lastNowMs = 0;
+  /** The latest block seen (its number, time and gas limit). */
+  latestBlock: { number: number; timestamp: number; gasLimit: bigint } | undefined;
   private readonly agreementTtlMs: number;
   private readonly grantTtlMs: number;
 
@@ -145,25 +147,37 @@ export class ChainReader {
     this.grantTtlMs = options.grantTtlMs ?? 5_000;
   }
 
-  /** Starts following the chain's clock (block timestamps can run ahead of the wall clock on test chains). */
-  async startClock(intervalMs = 2_000): Promise<void> {
-    await this.syncClock();
-    this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), intervalMs);
-    this.clockTimer.unref();
+  /**
+   * Takes the latest block's time and gas limit (the follower calls this for every new head). The clock follows
+   * the chain's: block timestamps run ahead of the wall clock on test chains whose time is advanced.
+   */
+  observeBlock(block: { number: number; timestamp: number; gasLimit: bigint }): void {
+    // The offset is taken when a head is first seen: the same head read again later says nothing new about the
+    // time (taking it again would freeze the clock at that block's timestamp until the next block).
+    if (this.latestBlock?.number === block.number) return;
+    this.latestBlock = { number: block.number, timestamp: block.timestamp, gasLimit: block.gasLimit };
+    this.clockOffsetMs = Math.max(0, block.timestamp * 1000 - Date.now());
   }
 
-  stopClock(): void {
-    if (this.clockTimer) clearInterval(this.clockTimer);
-  }
-
-  private async syncClock(): Promise<void> {
+  /** Reads the latest block now (at start, before the follower runs). */
+  async syncClock(): Promise<void> {
     const block = await this.rpc("read the latest block", () => this.provider.getBlock("latest"));
-    if (block) this.clockOffset = Math.max(0, block.timestamp - Math.floor(Date.now() / 1000));
+    if (block) this.observeBlock(block);
   }
 
   /** Chain time estimate in unix seconds: the wall clock, or the latest block's time when that runs ahead. */
   now(): number {
-    return Math.floor(Date.now() / 1000) + this.clockOffset;
+    return Math.floor(this.nowMs() / 1000);
+  }
+
+  /**
+   * Chain time estimate in milliseconds; never goes back (a head read late would otherwise pull it back, and due
+   * times computed against it would slip).
+   */
+  nowMs(): number {
+    const now = Date.now() + this.clockOffsetMs;
+    if (now > this.lastNowMs) this.lastNowMs = now;
+    return this.lastNowMs;
   }
 
   /** Wraps an RPC call: counts failures and turns them into RPC_ERROR with what was being read. */
@@ -177,28 +191,58 @@ export class ChainReader {
   }
 
   /** The pool's owner, or null when the pool does not exist. Owners never change, so found ones are kept. */
-  poolOwner(poolId: string): Promise<string | null> {
-    return this.owners.get(
+  async poolOwner(poolId: string): Promise<string | null> {
+    return (await this.pool(poolId))?.owner ?? null;
+  }
+
+  /** The pool's owner and token, or null when the pool does not exist (kept: neither ever changes). */
+  pool(poolId: string): Promise<{ owner: string; token: string } | null> {
+    return this.pools.get(
       poolId,
-      (owner) => (owner === null ? 1_000 : 24 * 3600_000),
+      (pool) => (pool === null ? 1_000 : 24 * 3600_000),
       () =>
         this.rpc(`read pool ${poolId}`, async () => {
           const pool = await this.contract.getPool(poolId);
-          return pool.owner === ZeroAddress ? null : pool.owner;
+          return pool.owner === ZeroAddress ? null : { owner: pool.owner, token: pool.token };
         }),
     );
   }
 
-  grant(poolId: string, account: string): Promise<GrantView> {
-    return this.grants.get(
-      `${poolId}:${account}`,
-      (grant) => (grant.permissions === 0 ? 1_000 : this.grantTtlMs),
-      () =>
-        this.rpc(`read the grant of ${account} on pool ${poolId}`, async () => {
-          const [permissions, validUntil] = await this.contract.grantOf(poolId, account);
-          return { permissions: Number(permissions), validUntil: Number(validUntil) };
-        }),
+  /** An ERC-20's decimals (18 when it does not say). */
+  tokenDecimals(token: string): Promise<number> {
+    return this.decimals.get(
+      token,
+      () => 24 * 3600_000,
+      async () => {
+        try {
+          const result = await this.provider.call({ to: token, data: ERC20_DECIMALS });
+          return result.length >= 66 ? Number(BigInt(result.slice(0, 66))) : 18;
+        } catch (error) {
+          if (isCallException(error)) return 18;
+          throw error;
+        }
+      },
     );
+  }
+
+  /**
+   * A grantee's `acceptValidUntil` (unix seconds; 0: it cannot sign): its acceptances settle while the block time is
+   * at most this. It covers the notice a revocation leaves, which `grantOf` does not show.
+   */
+  acceptValidUntil(poolId: string, account: string): Promise<number> {
+    return this.authorities.get(
+      `${poolId}:${account.toLowerCase()}`,
+      (until) => (until === 0 ? 1_000 : this.grantTtlMs),
+      () =>
+        this.rpc(`read acceptValidUntil of ${account} on pool ${poolId}`, async () =>
+          Number(await this.contract.acceptValidUntil(poolId, account)),
+        ),
+    );
+  }
+
+  /** Drops a cached acceptValidUntil (a GrantSet changed it). */
+  forgetAuthority(poolId: string, account: string): void {
+    this.authorities.delete(`${poolId}:${account.toLowerCase()}`);
   }
 
   /** The agreement, possibly up to `agreementTtlMs` old. */
@@ -271,6 +315,12 @@ export class ChainReader {
     this.agreements.delete(`${poolId}:${agreementId}`);
   }
 
+  /** Several agreements as of the latest block, read in as few multicalls as possible. */
+  freshAgreements(pairs: readonly [string, string][]): Promise<AgreementView[]> {
+    for (const [poolId, agreementId] of pairs) this.forgetAgreement(poolId, agreementId);
+    return Promise.all(pairs.map(([poolId, agreementId]) => this.agreement(poolId, agreementId)));
+  }
+
   /** Whether the address has code (a contract wallet); kept a minute (EIP-7702 can change it). */
   async hasCode(address: string): Promise<boolean> {
     const code = await this.codes.get(
@@ -281,15 +331,17 @@ export class ChainReader {
     return code !== "0x";
   }
 
-  /** ERC-1271 check of a contract wallet's signature, as `SignatureChecker` does it on-chain. */
+  /**
+   * ERC-1271 check of a contract wallet's signature, as `settleBatch` makes it: the wallet gets ITEM_CALL_GAS, and
+   * the answer counts only when its first word is exactly the magic value (`0x1626ba7e` and 28 zero bytes).
+   */
   async isValidErc1271(signer: string, digest: string, signature: string): Promise<boolean> {
-    const wallet = new Contract(signer, ERC1271_ABI, this.provider);
+    const data = ERC1271.encodeFunctionData("isValidSignature", [digest, signature]);
+    let result: string;
     try {
-      // The raw answer, not the decoded bytes4: only the exact 32-byte magic word counts, as on chain.
-      const data = wallet.interface.encodeFunctionData("isValidSignature", [digest, signature]);
-      return isErc1271MagicWord(await this.provider.call({ to: signer, data }));
+      result = await this.provider.call({ to: signer, data, gasLimit: erc1271CallGas(data) });
     } catch (error) {
-      // A revert is a "no"; a transport failure is not an answer.
+      // A revert (or running out of the capped gas) is a "no"; a transport failure is not an answer.
       if (isCallException(error)) return false;
       this.metrics.rpcErrors.inc();
       throw new DripFeedError(
@@ -297,7 +349,20 @@ export class ChainReader {
         `could not ask ${signer} (ERC-1271) about the signature: ${shortMessage(error)}`,
       );
     }
+    // The raw answer, not the decoded bytes4: only the exact 32-byte magic word counts, as on chain.
+    return isErc1271MagicWord(result);
   }
+}
+
+/**
+ * Gas for an eth_call of isValidSignature that gives the wallet what a batch does: ITEM_CALL_GAS, plus the call's
+ * intrinsic and calldata cost (which an eth_call charges first).
+ */
+function erc1271CallGas(data: string): bigint {
+  const bytes = Buffer.from(data.slice(2), "hex");
+  let calldata = 0n;
+  for (const byte of bytes) calldata += byte === 0 ? 4n : 16n;
+  return ITEM_CALL_GAS + 21_000n + calldata;
 }
 
 export { isCallException, shortMessage };

@@ -4,7 +4,10 @@ import type { Logger } from "pino";
 import { type DripFeedErrorCode, isDripFeedError } from "../sdk/errors";
 import { parseBytes32 } from "../sdk/ids";
 import { type ChainReader, shortMessage } from "./chain";
+import type { Health } from "./health";
 import type { RelayMetrics } from "./metrics";
+import type { Quarantine } from "./quarantine";
+import type { Due, Scheduler } from "./schedule";
 import type { RelayStore, StoredAcceptance } from "./store";
 import type { Verifier } from "./verifier";
 
@@ -53,8 +56,17 @@ function sendError(
   return reply.code(status ?? httpStatusOf(code)).send(body);
 }
 
+/** When a queued acceptance's agreement is due to be settled, and why (ISO time, chain clock). */
+function dueView(due: Due | undefined): { dueAt: string | null; dueReason: string | null } {
+  return { dueAt: due ? new Date(due.at).toISOString() : null, dueReason: due?.reason ?? null };
+}
+
 /** The public view of an acceptance (GET /v1/acceptances/:id). */
-export function acceptanceView(item: StoredAcceptance): Record<string, unknown> {
+export function acceptanceView(
+  item: StoredAcceptance,
+  schedule?: { due: Due | undefined; quarantine: string | undefined },
+): Record<string, unknown> {
+  const waiting = item.status === "queued";
   return {
     id: item.id,
     status: item.status,
@@ -73,6 +85,8 @@ export function acceptanceView(item: StoredAcceptance): Record<string, unknown> 
     attempts: item.attempts,
     receivedAt: new Date(item.receivedAt).toISOString(),
     updatedAt: new Date(item.updatedAt).toISOString(),
+    ...(waiting ? dueView(schedule?.due) : { dueAt: null, dueReason: null }),
+    quarantine: waiting ? (schedule?.quarantine ?? null) : null,
   };
 }
 
@@ -80,6 +94,13 @@ export interface HttpDeps {
   verifier: Verifier;
   store: RelayStore;
   chain: ChainReader;
+  scheduler: Scheduler;
+  quarantine: Quarantine;
+  health: Health;
+  /** The submitting account. */
+  submitter: () => string;
+  /** Wakes the submitter (a settlement was requested). */
+  wake: () => void;
   metrics: RelayMetrics;
   log: Logger;
   /** Whether the relay is draining (new acceptances are refused with 503). */
@@ -87,7 +108,17 @@ export interface HttpDeps {
 }
 
 export function buildHttp(deps: HttpDeps): FastifyInstance {
-  const { verifier, store, chain, metrics, log } = deps;
+  const { verifier, store, chain, scheduler, quarantine, health, metrics, log } = deps;
+  const view = (item: StoredAcceptance) =>
+    acceptanceView(item, {
+      due: scheduler.dueOf(item.poolId, item.agreementId),
+      quarantine: quarantine.laneOf(item),
+    });
+  const ids = <K extends string>(params: Record<K, string>, fields: K[]): Record<K, string> => {
+    const out = {} as Record<K, string>;
+    for (const field of fields) out[field] = parseBytes32(params[field], field);
+    return out;
+  };
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, return503OnClosing: true });
 
   // Every body is read as text and parsed here, so any content type works (curl -d) and bad JSON gets our error.
@@ -129,6 +160,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         metrics.received.inc({ outcome: "duplicate", code: "" });
         return reply.code(200).send({ id: result.existing.id, status: result.existing.status, duplicate: true });
       }
+      if (result.kind === "revived") {
+        metrics.received.inc({ outcome: "requeued", code: "" });
+        return reply.code(202).send({ id: result.item.id, status: "queued", requeued: true });
+      }
       metrics.received.inc({ outcome: "queued", code: "" });
       return reply.code(202).send({ id: result.item.id, status: "queued" });
     } catch (error) {
@@ -150,7 +185,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     }
     const item = store.get(id);
     if (!item) return sendError(reply, "NOT_FOUND", `no acceptance ${id} on this relay`);
-    return reply.send(acceptanceView(item));
+    return reply.send(view(item));
   });
 
   app.get<{ Params: { poolId: string; agreementId: string } }>(
@@ -159,8 +194,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       let poolId: string;
       let agreementId: string;
       try {
-        poolId = parseBytes32(request.params.poolId, "poolId");
-        agreementId = parseBytes32(request.params.agreementId, "agreementId");
+        ({ poolId, agreementId } = ids(request.params, ["poolId", "agreementId"]));
       } catch (error) {
         if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
         throw error;
@@ -183,6 +217,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         }
         const pending = items.filter((i) => i.status === "queued" || i.status === "submitted");
         const pendingTotal = store.pendingTotal(poolId, agreementId);
+        const due = scheduler.dueOf(poolId, agreementId);
         return reply.send({
           chainId: Number(chain.chainId),
           contract: chain.address,
@@ -200,9 +235,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
           },
           pending: {
             highestTotal: pendingTotal === undefined ? null : pendingTotal.toString(),
-            acceptances: pending.map(acceptanceView),
+            ...dueView(due),
+            acceptances: pending.map(view),
           },
-          recent: items.slice(0, 20).map(acceptanceView),
+          recent: items.slice(0, 20).map(view),
         });
       } catch (error) {
         if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
@@ -211,19 +247,58 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     },
   );
 
+  app.post<{ Params: { poolId: string; agreementId: string } }>(
+    "/v1/agreements/:poolId/:agreementId/settle",
+    async (request, reply) => {
+      let poolId: string;
+      let agreementId: string;
+      try {
+        ({ poolId, agreementId } = ids(request.params, ["poolId", "agreementId"]));
+      } catch (error) {
+        if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
+        throw error;
+      }
+      const due = scheduler.request(poolId, agreementId, chain.nowMs());
+      if (!due) {
+        return sendError(
+          reply,
+          "NOT_FOUND",
+          `nothing is waiting to be settled for agreement ${agreementId} of pool ${poolId} on this relay`,
+        );
+      }
+      deps.wake();
+      return reply.code(202).send({ poolId, agreementId, ...dueView(due) });
+    },
+  );
+
   app.get("/healthz", async (_request, reply) => {
     const counts = store.countByStatus();
-    return reply.code(deps.draining() ? 503 : 200).send({
-      status: deps.draining() ? "draining" : "ok",
+    const draining = deps.draining();
+    // Degraded (the relay's own trouble: funds, RPC, nonces) still answers 200: acceptances are still taken and
+    // kept; the body says what is wrong.
+    return reply.code(draining ? 503 : 200).send({
+      status: draining ? "draining" : health.ok ? "ok" : "degraded",
+      problems: health.list(),
       chainId: Number(chain.chainId),
       contract: chain.address,
+      submitter: deps.submitter(),
+      block: chain.latestBlock?.number ?? null,
+      chainTime: new Date(chain.nowMs()).toISOString(),
       queued: counts.queued,
       submitted: counts.submitted,
+      agreements: scheduler.counts(chain.nowMs()),
+      quarantined: quarantine.list().map((q) => ({ lane: q.key, reason: q.reason, strikes: q.strikes })),
     });
   });
 
   app.get("/metrics", async (_request, reply) => {
     metrics.setCounts(store.countByStatus());
+    const waiting = scheduler.counts(chain.nowMs());
+    metrics.agreements.set({ state: "due" }, waiting.due);
+    metrics.agreements.set({ state: "held" }, waiting.held);
+    metrics.quarantined.set(quarantine.list().length);
+    for (const code of ["NO_FUNDS", "RPC_ERROR", "NONCE"] as const)
+      metrics.problems.set({ code }, health.has(code) ? 1 : 0);
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

@@ -2,7 +2,8 @@
  * The relay without Hardhat:
  *
  *   DRIPFEED_RELAY_KEY=0x... npx ts-node scripts/relay/main.ts --rpc-url https://... --contract 0x... \
- *     [--port 8787] [--db relay.sqlite] [--batch-size 50] [--max-wait 2000]
+ *     [--port 8787] [--db relay.sqlite] [--batch-size 50] [--max-wait 2000] [--max-hold 1h] [--settle-margin 10m] \
+ *     [--min-value 5] [--poll-interval 2000]
  *
  * The submitting key comes from the environment, never the command line (it would show in `ps`).
  */
@@ -12,7 +13,16 @@ import pino from "pino";
 
 import { requireAddress } from "../sdk/ids";
 import { connectRpc } from "../service/chain";
-import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from ".";
+import { exitOnStartFailure } from "../service/lifecycle";
+import { parseDuration } from "../tasks/flags";
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_DB,
+  DEFAULT_MAX_WAIT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_PORT,
+  runRelayUntilSignal,
+} from ".";
 
 async function main(): Promise<void> {
   const program = new Command()
@@ -24,6 +34,10 @@ async function main(): Promise<void> {
     .option("--db <file>", "SQLite database file", DEFAULT_DB)
     .option("--batch-size <n>", "most agreements per settleBatch", String(DEFAULT_BATCH_SIZE))
     .option("--max-wait <ms>", "longest wait for a batch to fill", String(DEFAULT_MAX_WAIT_MS))
+    .option("--max-hold <duration>", "longest an accepted total is held unsettled (0: settle at once)", "1h")
+    .option("--settle-margin <duration>", "settle this long before a deadline or acceptValidUntil", "10m")
+    .option("--min-value <amount>", "settle once an agreement's unpaid accepted value reaches this (token units)")
+    .option("--poll-interval <ms>", "chain polling interval", String(DEFAULT_POLL_INTERVAL_MS))
     .parse();
   const opts = program.opts<{
     rpcUrl: string;
@@ -33,6 +47,10 @@ async function main(): Promise<void> {
     db: string;
     batchSize: string;
     maxWait: string;
+    maxHold: string;
+    settleMargin: string;
+    minValue?: string;
+    pollInterval: string;
   }>();
   const key = process.env.DRIPFEED_RELAY_KEY;
   if (!key) {
@@ -50,11 +68,14 @@ async function main(): Promise<void> {
     db: opts.db,
     batchSize: Number(opts.batchSize),
     maxWaitMs: Number(opts.maxWait),
+    maxHoldMs: Number(parseDuration(opts.maxHold, "max-hold")) * 1000,
+    settleMarginMs: Number(parseDuration(opts.settleMargin, "settle-margin")) * 1000,
+    minValue: opts.minValue,
+    pollIntervalMs: Number(opts.pollInterval),
     logger,
   });
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`error: ${(error as Error).message}\n`);
-  process.exit(1);
+  exitOnStartFailure(pino({ name: "dripfeed-relay" }), error);
 });

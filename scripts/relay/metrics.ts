@@ -25,7 +25,7 @@ export class RelayMetrics {
   });
   readonly superseded = new Counter({
     name: "dripfeed_relay_acceptances_superseded_total",
-    help: "Acceptances replaced by a higher total of the same agreement before they went on-chain",
+    help: "Acceptances set aside because a total at least as high of the same agreement was settled",
     registers: [this.registry],
   });
   readonly batches = new Counter({
@@ -37,6 +37,17 @@ export class RelayMetrics {
   readonly gasUsed = new Counter({
     name: "dripfeed_relay_gas_used_total",
     help: "Gas used by mined settleBatch transactions",
+    registers: [this.registry],
+  });
+  readonly splits = new Counter({
+    name: "dripfeed_relay_batch_splits_total",
+    help: "Batches cut in half because they failed the gas estimate (too big for a block, or an item that breaks it)",
+    registers: [this.registry],
+  });
+  readonly simulations = new Counter({
+    name: "dripfeed_relay_simulations_total",
+    help: "Acceptances simulated alone before sending (untrusted pools and signers, quarantine lanes), by result",
+    labelNames: ["result"] as const,
     registers: [this.registry],
   });
   readonly rpcErrors = new Counter({
@@ -53,6 +64,29 @@ export class RelayMetrics {
   readonly queued = new Gauge({
     name: "dripfeed_relay_queued",
     help: "Acceptances waiting to be submitted",
+    registers: [this.registry],
+  });
+
+  readonly submitterBalance = new Gauge({
+    name: "dripfeed_relay_submitter_balance",
+    help: "Balance of the submitting account in the chain's native token (ETH, POL), as last read",
+    registers: [this.registry],
+  });
+  readonly agreements = new Gauge({
+    name: "dripfeed_relay_agreements_waiting",
+    help: "Agreements with queued acceptances, by whether their settlement is due now or held",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+  readonly quarantined = new Gauge({
+    name: "dripfeed_relay_quarantined",
+    help: "Pools and signers whose acceptances are kept out of shared batches",
+    registers: [this.registry],
+  });
+  readonly problems = new Gauge({
+    name: "dripfeed_relay_degraded",
+    help: "1 while the relay has a problem of its own (no funds, RPC errors, nonce trouble), by code",
+    labelNames: ["code"] as const,
     registers: [this.registry],
   });
 

@@ -1,8 +1,9 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync } from "node:fs";
 import path from "node:path";
 
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
+import { type OpenedStore, bindIdentity, openStore } from "../service/store";
 import { armCrashPoints, crashPoint } from "./faults";
 
 /**
@@ -38,6 +39,8 @@ export interface NewAcceptance {
   deadline: number;
   signer: string;
   signature: string;
+  /** Whether the signer is a contract wallet (ERC-1271): its answer can change, so it is watched separately. */
+  contractSigner: boolean;
 }
 
 export interface StoredAcceptance extends NewAcceptance {
@@ -48,9 +51,21 @@ export interface StoredAcceptance extends NewAcceptance {
   supersededBy: string | null;
   attempts: number;
   batchId: number | null;
+  /** Wall-clock ms when it arrived. */
   receivedAt: number;
+  /** Chain time (ms) when it arrived: what the settlement schedule counts from (test chains jump ahead). */
+  receivedChainAt: number;
   updatedAt: number;
+  /** Chain time (ms) before which a retried item is not sent again. */
   notBefore: number;
+}
+
+/** A pool, token or signer whose items are kept out of shared batches (scripts/relay/quarantine.ts). */
+export interface QuarantineRecord {
+  key: string;
+  reason: string;
+  since: number;
+  strikes: number;
 }
 
 export interface BatchTx {
@@ -73,7 +88,29 @@ export interface OpenBatch {
 export type ItemOutcome =
   | { kind: "settled"; txHash: string | null; paid: bigint; reason?: string }
   | { kind: "failed"; txHash: string | null; reason: string }
-  | { kind: "retry"; reason: string };
+  /** The item's own failure: one attempt used, retried after a back-off, failed for good after the last. */
+  | { kind: "retry"; reason: string }
+  /** Not the item's fault (the relay's funds, RPC, nonce, gas; another item): back to the queue, no attempt used. */
+  | { kind: "requeue"; reason: string }
+  /** The chain already holds a higher total of the agreement (settled by someone else). */
+  | { kind: "superseded"; reason: string };
+
+/** How retried items are paced: attempts before giving up, and when (chain ms) attempt n may go out. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  notBefore: (attempts: number) => number;
+}
+
+/** What closing a batch did, per item, for the scheduler and the metrics. */
+export interface BatchClose {
+  settled: number;
+  failed: number;
+  retried: number;
+  requeued: number;
+  superseded: number;
+  /** The agreements whose queued items changed (the scheduler reloads them). */
+  agreements: [string, string][];
+}
 
 interface AcceptanceRow {
   id: string;
@@ -92,12 +129,13 @@ interface AcceptanceRow {
   attempts: number;
   batch_id: number | null;
   received_at: number;
+  received_chain_at: number | null;
   updated_at: number;
   not_before: number;
+  contract_signer: number;
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS acceptances (
   id TEXT PRIMARY KEY,
   pool_id TEXT NOT NULL,
@@ -116,7 +154,9 @@ CREATE TABLE IF NOT EXISTS acceptances (
   batch_id INTEGER,
   received_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  not_before INTEGER NOT NULL DEFAULT 0
+  not_before INTEGER NOT NULL DEFAULT 0,
+  received_chain_at INTEGER,
+  contract_signer INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS acceptances_status ON acceptances (status, received_at);
 CREATE INDEX IF NOT EXISTS acceptances_agreement ON acceptances (pool_id, agreement_id, status);
@@ -137,7 +177,19 @@ CREATE TABLE IF NOT EXISTS batch_txs (
   sent_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS batch_txs_batch ON batch_txs (batch_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+  key TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  strikes INTEGER NOT NULL
+);
 `;
+
+/** Columns added after the first release: a database written by an older relay gets them on open. */
+const ADDED_COLUMNS: [string, string][] = [
+  ["received_chain_at", "INTEGER"],
+  ["contract_signer", "INTEGER NOT NULL DEFAULT 0"],
+];
 
 interface Waiter {
   resolve: () => void;
@@ -184,8 +236,10 @@ function fromRow(row: AcceptanceRow): StoredAcceptance {
     attempts: row.attempts,
     batchId: row.batch_id,
     receivedAt: row.received_at,
+    receivedChainAt: row.received_chain_at ?? row.received_at,
     updatedAt: row.updated_at,
     notBefore: row.not_before,
+    contractSigner: row.contract_signer === 1,
   };
 }
 
@@ -198,14 +252,15 @@ export interface StoreOptions {
 }
 
 export class RelayStore {
+  private readonly opened: OpenedStore;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<RelayStore["prepare"]>;
-  /** Highest total per agreement among queued and submitted items (what "pending" means for verification). */
+  /** Highest total per agreement among queued and submitted items (shown by the agreement view). */
   private readonly pendingMax = new Map<string, bigint>();
   /** Highest total per agreement this relay saw settled (the chain's acceptedTotal is at least this). */
   private readonly settledMax = new Map<string, bigint>();
   /** Inserts waiting for the next group commit, by id. */
-  private readonly buffer = new Map<string, { item: NewAcceptance; receivedAt: number }>();
+  private readonly buffer = new Map<string, { item: NewAcceptance; receivedAt: number; receivedChainAt: number }>();
   /** Promises waiting for the next group commit (and then its flush to disk). */
   private waiters: Waiter[] = [];
   private flushScheduled = false;
@@ -219,7 +274,7 @@ export class RelayStore {
   private walFd: number | undefined;
   private closed = false;
   private readonly listeners: (() => void)[] = [];
-  private readonly supersededListeners: ((count: number) => void)[] = [];
+  private readonly committedListeners: ((items: StoredAcceptance[]) => void)[] = [];
 
   private readonly commitWindowMs: number;
 
@@ -228,11 +283,14 @@ export class RelayStore {
     options: StoreOptions = {},
   ) {
     this.commitWindowMs = options.commitWindowMs ?? 0;
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(SCHEMA);
+    // WAL, FULL, and SQLite's exclusive lock for the life of the process: a second relay on this file is refused
+    // (STORE_LOCKED), and nothing else can write to it meanwhile (scripts/service/store.ts).
+    this.opened = openStore(file, SCHEMA, "relay");
+    this.db = this.opened.db;
+    const columns = new Set((this.db.pragma("table_info(acceptances)") as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of ADDED_COLUMNS) {
+      if (!columns.has(name)) this.db.exec(`ALTER TABLE acceptances ADD COLUMN ${name} ${type}`);
+    }
     const full = (options.synchronous ?? "FULL") === "FULL";
     if (!full) this.db.pragma("synchronous = NORMAL");
     else if (this.db.pragma("journal_mode", { simple: true }) === "wal") {
@@ -267,7 +325,6 @@ export class RelayStore {
     const db = this.db;
     return {
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
-      setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)"),
       pendingTotals: db.prepare(
         "SELECT pool_id, agreement_id, total_accepted FROM acceptances WHERE status IN ('queued', 'submitted')",
       ),
@@ -281,21 +338,12 @@ export class RelayStore {
       exists: db.prepare("SELECT 1 FROM acceptances WHERE id = ?"),
       insert: db.prepare(
         `INSERT OR IGNORE INTO acceptances (id, pool_id, agreement_id, debit_note_id, total_accepted, deadline, signer,
-           signature, status, attempts, received_at, updated_at, not_before)
+           signature, status, attempts, received_at, updated_at, not_before, received_chain_at, contract_signer)
          VALUES (@id, @poolId, @agreementId, @debitNoteId, @totalAccepted, @deadline, @signer, @signature, 'queued', 0,
-           @receivedAt, @receivedAt, 0)`,
+           @receivedAt, @receivedAt, 0, @receivedChainAt, @contractSigner)`,
       ),
-      supersedeQueued: db.prepare(
-        `UPDATE acceptances SET status = 'superseded', superseded_by = @id, updated_at = @now
-         WHERE pool_id = @poolId AND agreement_id = @agreementId AND status = 'queued' AND id != @id`,
-      ),
-      queuedStats: db.prepare(
-        "SELECT count(*) AS n, min(received_at) AS oldest FROM acceptances WHERE status = 'queued' AND not_before <= ?",
-      ),
-      nextQueued: db.prepare(
-        "SELECT * FROM acceptances WHERE status = 'queued' AND not_before <= ? ORDER BY received_at, id LIMIT ?",
-      ),
-      nextWake: db.prepare("SELECT min(not_before) AS t FROM acceptances WHERE status = 'queued'"),
+      allQueued: db.prepare("SELECT * FROM acceptances WHERE status = 'queued'"),
+      queuedOf: db.prepare("SELECT * FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status = 'queued'"),
       createBatch: db.prepare("INSERT INTO batches (status, created_at, from_block) VALUES ('open', ?, ?)"),
       markSubmitted: db.prepare(
         "UPDATE acceptances SET status = 'submitted', batch_id = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
@@ -319,12 +367,23 @@ export class RelayStore {
       fail: db.prepare(
         "UPDATE acceptances SET status = 'failed', tx_hash = coalesce(?, tx_hash), reason = ?, updated_at = ? WHERE id = ?",
       ),
+      giveUp: db.prepare(
+        "UPDATE acceptances SET status = 'failed', attempts = ?, reason = ?, updated_at = ? WHERE id = ?",
+      ),
       requeue: db.prepare(
         `UPDATE acceptances SET status = 'queued', batch_id = NULL, attempts = ?, reason = ?, not_before = ?,
            updated_at = ? WHERE id = ?`,
       ),
-      queuedFor: db.prepare(
-        "SELECT id FROM acceptances WHERE pool_id = ? AND agreement_id = ? AND status = 'queued' AND id != ? LIMIT 1",
+      revive: db.prepare(
+        `UPDATE acceptances SET status = 'queued', batch_id = NULL, attempts = 0, reason = NULL, not_before = 0,
+           tx_hash = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`,
+      ),
+      // Lower (or equal) totals of the agreement still waiting are set aside once a total at least as high is settled.
+      supersedeUpTo: db.prepare(
+        `UPDATE acceptances SET status = 'superseded', superseded_by = @by, reason = @reason, updated_at = @now
+         WHERE pool_id = @poolId AND agreement_id = @agreementId AND status = 'queued'
+           AND length(total_accepted) <= length(@total)
+           AND (length(total_accepted) < length(@total) OR total_accepted <= @total)`,
       ),
       supersedeOne: db.prepare(
         "UPDATE acceptances SET status = 'superseded', superseded_by = ?, reason = ?, updated_at = ? WHERE id = ?",
@@ -336,36 +395,44 @@ export class RelayStore {
       gasUsed: db.prepare(
         "SELECT count(*) AS n, coalesce(sum(CAST(gas_used AS INTEGER)), 0) AS gas FROM batches WHERE gas_used IS NOT NULL",
       ),
+      quarantined: db.prepare("SELECT * FROM quarantine"),
+      putQuarantine: db.prepare(
+        "INSERT OR REPLACE INTO quarantine (key, reason, since, strikes) VALUES (@key, @reason, @since, @strikes)",
+      ),
+      liftQuarantine: db.prepare("DELETE FROM quarantine WHERE key = ?"),
     };
   }
 
-  /**
-   * Binds the file to one chain and contract: a database written for another deployment is refused rather than
-   * submitted to the wrong place.
-   */
-  bindDeployment(chainId: bigint, contract: string): void {
-    for (const [key, value] of [
-      ["chainId", chainId.toString()],
-      ["contract", contract.toLowerCase()],
-    ] as const) {
-      const row = this.stmts.getMeta.get(key) as { value: string } | undefined;
-      if (row === undefined) {
-        this.stmts.setMeta.run(key, value);
-        this.syncNow();
-      } else if (row.value !== value) {
-        throw new Error(`database ${this.file} belongs to ${key} ${row.value}, not ${value}; use another --db file`);
-      }
-    }
+  /** A value the relay keeps about itself (deployment, submitter), or undefined. */
+  meta(key: string): string | undefined {
+    return (this.stmts.getMeta.get(key) as { value: string } | undefined)?.value;
   }
 
-  /** Subscribes to "queued items were superseded by a higher total on arrival" (for metrics). */
-  onSuperseded(listener: (count: number) => void): void {
-    this.supersededListeners.push(listener);
+  /**
+   * Binds the file to one chain, contract and submitting account: a database written for another deployment is
+   * refused rather than submitted to the wrong place, and a restart with another key (whose nonces and balance the
+   * batches in flight do not share) is refused too (STORE_MISMATCH, one line naming both).
+   */
+  bindDeployment(chainId: bigint, contract: string, submitter?: string): void {
+    const facts = [
+      { key: "chainId", value: chainId.toString(), label: "chain id" },
+      { key: "contract", value: contract.toLowerCase(), label: "DripFeed contract" },
+    ];
+    if (submitter !== undefined) {
+      facts.push({ key: "submitter", value: submitter.toLowerCase(), label: "submitting account" });
+    }
+    bindIdentity(this.db, this.file, facts);
+    this.syncNow();
   }
 
   /** Subscribes to "new queued work" notifications (the submitter wakes up on them). */
   onQueued(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Subscribes to newly committed acceptances (the scheduler adds them to its plans). */
+  onCommitted(listener: (items: StoredAcceptance[]) => void): void {
+    this.committedListeners.push(listener);
   }
 
   // ---------------------------------------------------------------- HTTP side
@@ -390,20 +457,17 @@ export class RelayStore {
 
   get(id: string): StoredAcceptance | undefined {
     const buffered = this.buffer.get(id);
-    if (buffered) return this.bufferedView(buffered.item, buffered.receivedAt);
+    if (buffered) return this.bufferedView(buffered.item, buffered.receivedAt, buffered.receivedChainAt);
     const row = this.stmts.get.get(id) as AcceptanceRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /**
-   * The highest total this relay knows for an agreement without asking the chain: queued, submitted or settled
-   * through it (0 when none).
+   * The highest total this relay saw settled for an agreement (0 when none). A new acceptance must raise it (and
+   * the chain's): lower totals can never be paid; lower totals than a pending one still can, if that one fails.
    */
-  knownTotal(poolId: string, agreementId: string): bigint {
-    const key = agreementKey(poolId, agreementId);
-    const pending = this.pendingMax.get(key) ?? 0n;
-    const settled = this.settledMax.get(key) ?? 0n;
-    return pending > settled ? pending : settled;
+  settledTotal(poolId: string, agreementId: string): bigint {
+    return this.settledMax.get(agreementKey(poolId, agreementId)) ?? 0n;
   }
 
   /** The highest queued or submitted total for an agreement (undefined when nothing is pending). */
@@ -413,12 +477,12 @@ export class RelayStore {
 
   /**
    * Queues a verified acceptance and resolves once it is committed to disk. The pending maximum is updated
-   * synchronously, so the next verification already sees it. Lower queued items of the same agreement become
-   * superseded in the same transaction.
+   * synchronously, so the agreement view already shows it. Lower acceptances of the same agreement stay queued: they
+   * are set aside only once a higher total is settled.
    */
-  enqueue(item: NewAcceptance, now: number = Date.now()): Promise<void> {
+  enqueue(item: NewAcceptance, receivedChainAt: number, now: number = Date.now()): Promise<void> {
     armCrashPoints();
-    this.buffer.set(item.id, { item, receivedAt: now });
+    this.buffer.set(item.id, { item, receivedAt: now, receivedChainAt });
     this.notePending(item.poolId, item.agreementId, item.totalAccepted);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.flushScheduled) {
@@ -440,10 +504,9 @@ export class RelayStore {
     const entries = [...this.buffer.values()];
     const waiters = this.waiters;
     this.waiters = [];
-    let superseded = 0;
     try {
       this.db.transaction(() => {
-        for (const { item, receivedAt } of entries) {
+        for (const { item, receivedAt, receivedChainAt } of entries) {
           this.stmts.insert.run({
             id: item.id,
             poolId: item.poolId,
@@ -454,13 +517,9 @@ export class RelayStore {
             signer: item.signer,
             signature: item.signature,
             receivedAt,
+            receivedChainAt,
+            contractSigner: item.contractSigner ? 1 : 0,
           });
-          superseded += this.stmts.supersedeQueued.run({
-            id: item.id,
-            poolId: item.poolId,
-            agreementId: item.agreementId,
-            now: receivedAt,
-          }).changes;
         }
       })();
     } catch (error) {
@@ -469,7 +528,8 @@ export class RelayStore {
       return;
     }
     this.buffer.clear();
-    if (superseded > 0) for (const listener of this.supersededListeners) listener(superseded);
+    const committed = entries.map((e) => this.bufferedView(e.item, e.receivedAt, e.receivedChainAt));
+    for (const listener of this.committedListeners) listener(committed);
     if (this.walFd === undefined) {
       this.persisted(waiters);
       return;
@@ -508,6 +568,10 @@ export class RelayStore {
   private persisted(waiters: Waiter[]): void {
     crashPoint("after-persist");
     for (const waiter of waiters) waiter.resolve();
+    this.notify();
+  }
+
+  private notify(): void {
     for (const listener of this.listeners) listener();
   }
 
@@ -545,7 +609,7 @@ export class RelayStore {
     this.walFd = undefined;
   }
 
-  private bufferedView(item: NewAcceptance, receivedAt: number): StoredAcceptance {
+  private bufferedView(item: NewAcceptance, receivedAt: number, receivedChainAt: number): StoredAcceptance {
     return {
       ...item,
       status: "queued",
@@ -556,6 +620,7 @@ export class RelayStore {
       attempts: 0,
       batchId: null,
       receivedAt,
+      receivedChainAt,
       updatedAt: receivedAt,
       notBefore: 0,
     };
@@ -589,20 +654,14 @@ export class RelayStore {
 
   // ---------------------------------------------------------------- submitter side
 
-  /** Number of queued items ready now, and when the oldest of them arrived. */
-  queuedStats(now: number): { count: number; oldest: number | null } {
-    const row = this.stmts.queuedStats.get(now) as { n: number; oldest: number | null };
-    return { count: row.n, oldest: row.oldest };
+  /** Every queued acceptance (the scheduler's plans are built from them at start). */
+  allQueued(): StoredAcceptance[] {
+    return (this.stmts.allQueued.all() as AcceptanceRow[]).map(fromRow);
   }
 
-  /** When the earliest backed-off item becomes ready again (null when nothing is queued). */
-  nextReadyAt(): number | null {
-    return (this.stmts.nextWake.get() as { t: number | null }).t;
-  }
-
-  /** The oldest ready queued items (at most one per agreement, because newer ones supersede older ones). */
-  nextQueued(now: number, limit: number): StoredAcceptance[] {
-    return (this.stmts.nextQueued.all(now, limit) as AcceptanceRow[]).map(fromRow);
+  /** The queued acceptances of one agreement (the scheduler reloads an agreement from them after a change). */
+  queuedOf(poolId: string, agreementId: string): StoredAcceptance[] {
+    return (this.stmts.queuedOf.all(poolId, agreementId) as AcceptanceRow[]).map(fromRow);
   }
 
   /** Opens a batch and moves its items to `submitted`, atomically. */
@@ -630,6 +689,10 @@ export class RelayStore {
     return rows.map((row) => this.batch(row.id, row.created_at, row.from_block));
   }
 
+  batchById(id: number): OpenBatch | undefined {
+    return this.openBatches().find((b) => b.id === id);
+  }
+
   private batch(id: number, createdAt: number, fromBlock: number): OpenBatch {
     const txs = (
       this.stmts.batchTxs.all(id) as {
@@ -645,60 +708,135 @@ export class RelayStore {
   }
 
   /**
-   * Closes a batch with each item's outcome. Retried items go back to the queue unless a newer acceptance of the
-   * same agreement is queued (then they are superseded by it), and fail for good after `maxAttempts`.
+   * Closes a batch with each item's outcome. A settled item sets aside every queued acceptance of its agreement
+   * with a total not above its own (nothing lower can pay more). Retried items go back to the queue with one attempt
+   * used and fail for good after `maxAttempts`; requeued ones go back with none used.
    */
   closeBatch(
     batchId: number,
     outcomes: ReadonlyMap<string, ItemOutcome>,
     result: string,
     gasUsed: bigint | null,
-    retry: { maxAttempts: number; backoffMs: (attempt: number) => number },
+    retry: RetryPolicy,
     now: number = Date.now(),
-  ): { settled: number; failed: number; retried: number; superseded: number } {
-    const counts = { settled: 0, failed: 0, retried: 0, superseded: 0 };
+  ): BatchClose {
+    const counts: BatchClose = { settled: 0, failed: 0, retried: 0, requeued: 0, superseded: 0, agreements: [] };
     const touched = new Map<string, [string, string]>();
     this.db.transaction(() => {
       for (const row of this.stmts.batchItems.all(batchId) as AcceptanceRow[]) {
         const item = fromRow(row);
         touched.set(agreementKey(item.poolId, item.agreementId), [item.poolId, item.agreementId]);
-        const outcome = outcomes.get(item.id) ?? { kind: "retry", reason: "no outcome recorded for the item" };
-        if (outcome.kind === "settled") {
-          raise(this.settledMax, agreementKey(item.poolId, item.agreementId), item.totalAccepted);
-          this.stmts.settle.run(outcome.txHash, outcome.paid.toString(), outcome.reason ?? null, now, item.id);
-          counts.settled++;
-        } else if (outcome.kind === "failed") {
-          this.stmts.fail.run(outcome.txHash, outcome.reason, now, item.id);
-          counts.failed++;
-        } else {
-          const attempts = item.attempts + 1;
-          const newer = this.stmts.queuedFor.get(item.poolId, item.agreementId, item.id) as { id: string } | undefined;
-          if (newer) {
-            this.stmts.supersedeOne.run(newer.id, outcome.reason, now, item.id);
-            counts.superseded++;
-          } else if (attempts >= retry.maxAttempts) {
-            this.stmts.fail.run(null, `gave up after ${attempts} attempts: ${outcome.reason}`, now, item.id);
-            counts.failed++;
-          } else {
-            this.stmts.requeue.run(attempts, outcome.reason, now + retry.backoffMs(attempts), now, item.id);
-            counts.retried++;
-          }
-        }
+        const outcome = outcomes.get(item.id) ?? { kind: "requeue", reason: "no outcome recorded for the item" };
+        this.applyOutcome(item, outcome, retry, now, counts);
       }
       this.stmts.closeBatch.run(now, gasUsed === null ? null : gasUsed.toString(), result, batchId);
     })();
     this.syncNow();
+    return this.afterChange(touched, counts);
+  }
+
+  /**
+   * Records outcomes of queued items decided without a transaction (simulated before sending, expired in the
+   * queue, already covered on chain), in one commit.
+   */
+  resolveQueued(outcomes: ReadonlyMap<string, ItemOutcome>, retry: RetryPolicy, now: number = Date.now()): BatchClose {
+    const counts: BatchClose = { settled: 0, failed: 0, retried: 0, requeued: 0, superseded: 0, agreements: [] };
+    const touched = new Map<string, [string, string]>();
+    this.db.transaction(() => {
+      for (const [id, outcome] of outcomes) {
+        const row = this.stmts.get.get(id) as AcceptanceRow | undefined;
+        if (!row || row.status !== "queued") continue;
+        const item = fromRow(row);
+        touched.set(agreementKey(item.poolId, item.agreementId), [item.poolId, item.agreementId]);
+        this.applyOutcome(item, outcome, retry, now, counts);
+      }
+    })();
+    this.syncNow();
+    return this.afterChange(touched, counts);
+  }
+
+  private applyOutcome(
+    item: StoredAcceptance,
+    outcome: ItemOutcome,
+    retry: RetryPolicy,
+    now: number,
+    counts: BatchClose,
+  ): void {
+    switch (outcome.kind) {
+      case "settled":
+        raise(this.settledMax, agreementKey(item.poolId, item.agreementId), item.totalAccepted);
+        this.stmts.settle.run(outcome.txHash, outcome.paid.toString(), outcome.reason ?? null, now, item.id);
+        counts.settled++;
+        counts.superseded += this.stmts.supersedeUpTo.run({
+          by: item.id,
+          reason: `a total at least as high (${item.totalAccepted}) was settled${outcome.txHash ? ` in ${outcome.txHash}` : ""}`,
+          now,
+          poolId: item.poolId,
+          agreementId: item.agreementId,
+          total: item.totalAccepted.toString(),
+        }).changes;
+        break;
+      case "failed":
+        this.stmts.fail.run(outcome.txHash, outcome.reason, now, item.id);
+        counts.failed++;
+        break;
+      case "superseded":
+        this.stmts.supersedeOne.run(null, outcome.reason, now, item.id);
+        counts.superseded++;
+        break;
+      case "retry": {
+        const attempts = item.attempts + 1;
+        if (attempts >= retry.maxAttempts) {
+          this.stmts.giveUp.run(attempts, `gave up after ${attempts} attempts: ${outcome.reason}`, now, item.id);
+          counts.failed++;
+        } else {
+          this.stmts.requeue.run(attempts, outcome.reason, retry.notBefore(attempts), now, item.id);
+          counts.retried++;
+        }
+        break;
+      }
+      case "requeue":
+        this.stmts.requeue.run(item.attempts, outcome.reason, item.notBefore, now, item.id);
+        counts.requeued++;
+        break;
+    }
+  }
+
+  private afterChange(touched: Map<string, [string, string]>, counts: BatchClose): BatchClose {
     for (const [poolId, agreementId] of touched.values()) this.refreshPending(poolId, agreementId);
-    if (counts.retried > 0) for (const listener of this.listeners) listener();
+    counts.agreements = [...touched.values()];
+    if (counts.retried + counts.requeued > 0) this.notify();
     return counts;
   }
 
-  /** Marks queued items failed without sending them (deadline already passed, agreement released). */
-  failQueued(id: string, reason: string, now: number = Date.now()): void {
-    const item = this.get(id);
-    this.stmts.fail.run(null, reason, now, id);
+  /**
+   * Puts a failed acceptance back in the queue (it was posted again and could still settle: a grant given again, a
+   * relay that ran out of gas). Attempts start over. Returns the stored item, or undefined when it was not failed.
+   */
+  revive(id: string, now: number = Date.now()): StoredAcceptance | undefined {
+    if (this.stmts.revive.run(now, id).changes === 0) return undefined;
     this.syncNow();
-    if (item) this.refreshPending(item.poolId, item.agreementId);
+    const item = this.get(id) as StoredAcceptance;
+    this.notePending(item.poolId, item.agreementId, item.totalAccepted);
+    for (const listener of this.committedListeners) listener([item]);
+    this.notify();
+    return item;
+  }
+
+  // ---------------------------------------------------------------- quarantine
+
+  quarantined(): QuarantineRecord[] {
+    return this.stmts.quarantined.all() as QuarantineRecord[];
+  }
+
+  putQuarantine(record: QuarantineRecord): void {
+    this.stmts.putQuarantine.run(record);
+    this.syncNow();
+  }
+
+  liftQuarantine(key: string): void {
+    this.stmts.liftQuarantine.run(key);
+    this.syncNow();
   }
 
   // ---------------------------------------------------------------- reads
@@ -725,6 +863,6 @@ export class RelayStore {
     this.syncNow();
     this.closed = true;
     this.closeWal(); // or once the flush in flight reports back
-    this.db.close();
+    this.opened.close();
   }
 }

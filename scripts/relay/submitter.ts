@@ -6,214 +6,248 @@ import {
   type Signer,
   type TransactionReceipt,
   type TransactionRequest,
+  formatEther,
+  formatUnits,
 } from "ethers";
 import type { Logger } from "pino";
 
 import { DripFeed__factory } from "../../typechain-types";
-import { type ChainReader, shortMessage } from "./chain";
+import { isDripFeedError } from "../sdk/errors";
+import { type AgreementView, type ChainReader, shortMessage } from "./chain";
+import { encodeSettle, encodeSettleBatch, signEip1559 } from "./encoding";
 import { crashPoint } from "./faults";
+import { type Health, type ProblemCode, relayProblemOf } from "./health";
 import type { RelayMetrics } from "./metrics";
-import type { ItemOutcome, OpenBatch, RelayStore, StoredAcceptance } from "./store";
-import { keccak, signDigestNative } from "./verifier";
+import type { Culprit, Quarantine } from "./quarantine";
+import { type AgreementPlan, type Scheduler, agreementKey } from "./schedule";
+import type { BatchClose, ItemOutcome, OpenBatch, RelayStore, RetryPolicy, StoredAcceptance } from "./store";
+import { keccak } from "./verifier";
 
 /**
- * Batching, submission and reconciliation. One batch is in flight at a time (nonces never race); a batch's
- * transaction hash is on disk before it is broadcast; outcomes are read back per item from the receipt's
- * DebitNoteSettled / SettlementFailed events. Cumulative totals make any resubmission safe: the contract never
- * pays an accepted total twice, so when in doubt the relay resends and reads what happened.
+ * How settlements are sent: simulation, gas, funds, submission and reconciliation. (When they are sent is
+ * `schedule.ts`'s job; what is kept apart, `quarantine.ts`'s.)
+ *
+ * - One batch is in flight at a time (nonces never race); its transaction hash is on disk before it is broadcast;
+ *   outcomes are read back per item from the receipt's DebitNoteSettled / SettlementFailed events. Cumulative totals
+ *   make any resubmission safe: the contract never pays an accepted total twice.
+ * - Before a batch is sent, the agreements are read fresh (a total the chain already holds is set aside, a released
+ *   agreement fails), untrusted pools are simulated alone, and the batch's gas is estimated. A batch whose estimate
+ *   fails is bisected: the halves that estimate fine are sent, an item that fails alone is its pool's (or signer's)
+ *   fault: quarantined, one attempt charged to it and to nobody else.
+ * - The contract gives each item's token and ERC-1271 calls at most ITEM_CALL_GAS and reverts the whole batch with
+ *   `InsufficientGasForItem()` rather than fail an honest item for want of gas: such a revert is resent with more gas
+ *   (or in smaller batches), never charged to the items.
+ * - The relay's own trouble (no funds, RPC down, nonce trouble, a transaction not mined in time) never uses an
+ *   acceptance's attempts: the items go back to the queue as they were, `/healthz` says why, and the relay resumes
+ *   when the trouble is over.
  */
 
 export interface SubmitterOptions {
-  /** Most agreements per settleBatch transaction. */
-  batchSize: number;
-  /** Longest time a queued acceptance waits for a batch to fill (ms). */
-  maxWaitMs: number;
-  /** Attempts per acceptance before it is marked failed (RPC errors, dropped or reverted transactions). */
+  /** Attempts per acceptance before it is marked failed (only its own failures count). */
   maxAttempts?: number;
   /** How long a broadcast transaction may stay unmined before it is replaced with a higher fee (ms). */
   txTimeoutMs?: number;
   /** Receipt polling interval (ms). */
   pollMs?: number;
+  /** How often the submitting account's balance is read (ms); while it lacks funds, every 2 s. */
+  fundsCheckMs?: number;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 const MAX_REPLACEMENTS = 2;
+/** Gas for a one-item simulation: an honest settle needs ~100k; a token that needs more fails capped in a batch. */
+const SIMULATION_GAS = 1_000_000n;
+/** EIP-7825's cap on one transaction's gas (Osaka chains refuse more; no batch this relay sends needs more). */
+const TX_GAS_CAP = 1n << 24n;
+/** What a batch keeps in reserve beyond what it uses: an item's capped call needs ITEM_CALL_GAS available. */
+const ITEM_RESERVE = 260_000n;
+/** A node refusing an estimate (not the call reverting): Hardhat's EDR probing above EIP-7825's cap. */
+const REFUSED_ESTIMATE = /greater than the cap|exceeds (the )?(transaction )?gas cap/i;
+/** How often acceptances that can no longer settle are looked for (wall ms). */
+const SWEEP_MS = 1_000;
+/** Funds are re-read this often while the submitter lacks them. */
+const UNFUNDED_RECHECK_MS = 2_000;
+
 const iface = DripFeed__factory.createInterface();
 const SETTLED_TOPIC = iface.getEvent("DebitNoteSettled").topicHash;
 const FAILED_TOPIC = iface.getEvent("SettlementFailed").topicHash;
 
-/** Settlement failure selectors the relay knows, with whether retrying can help. */
-const FAILURES: Record<string, { name: string; final: boolean; reason: string }> = {};
-for (const [name, final, reason] of [
-  ["SignatureExpired", true, "EXPIRED: the deadline passed before the batch was mined"],
-  ["AgreementNotActive", true, "AGREEMENT_RELEASED: the agreement was released before settlement"],
-  ["AgreementNotFound", true, "UNKNOWN_AGREEMENT: the agreement does not exist"],
-  [
-    "InvalidSignature",
-    true,
-    "NOT_AUTHORIZED: signature or ACCEPT grant no longer valid at settlement (grant revoked or expired?)",
-  ],
-  ["NothingToSettle", true, "already settled"],
-] as const) {
-  FAILURES[(iface.getError(name) as ErrorFragment).selector.toLowerCase()] = { name, final, reason };
+function selectorOf(name: string): string {
+  const fragment = iface.getError(name) ?? iface.getError(`${name}()`);
+  if (fragment) return (fragment as ErrorFragment).selector.toLowerCase();
+  // Errors of libraries (SafeERC20) are not in the ABI when never thrown directly; compute them.
+  return `0x${keccak(Buffer.from(`${name}(address)`))
+    .subarray(0, 4)
+    .toString("hex")}`;
 }
 
-const SETTLE_BATCH_SELECTOR = Buffer.from(iface.getFunction("settleBatch")!.selector.slice(2), "hex");
+const SELECTORS = {
+  SignatureExpired: selectorOf("SignatureExpired"),
+  AgreementNotActive: selectorOf("AgreementNotActive"),
+  AgreementNotFound: selectorOf("AgreementNotFound"),
+  InvalidSignature: selectorOf("InvalidSignature"),
+  NothingToSettle: selectorOf("NothingToSettle"),
+  InsufficientGasForItem: selectorOf("InsufficientGasForItem"),
+  SafeERC20FailedOperation: selectorOf("SafeERC20FailedOperation"),
+};
 
-/** Writes a 0x-hex value right-aligned into the 32-byte word at `offset` (hex of at most 64 digits). */
-function writeWord(out: Buffer, offset: number, hex: string): void {
-  const digits = hex.length % 2 ? `0${hex.slice(2)}` : hex.slice(2);
-  out.write(digits, offset + 32 - digits.length / 2, "hex");
+/** What an item's failure (a SettlementFailed reason or a simulation's revert) means for it. */
+type Verdict =
+  { kind: "final"; reason: string } | { kind: "covered" } | { kind: "culprit"; culprit: Culprit; reason: string };
+
+/** Reads a failure selector (undefined: no reason, e.g. out of gas) for one item. */
+export function verdictOf(
+  selector: string | undefined,
+  item: Pick<StoredAcceptance, "contractSigner" | "signer">,
+): Verdict {
+  switch (selector?.toLowerCase()) {
+    case SELECTORS.SignatureExpired:
+      return { kind: "final", reason: "EXPIRED: the deadline passed before it could be settled" };
+    case SELECTORS.AgreementNotActive:
+      return { kind: "final", reason: "AGREEMENT_RELEASED: the agreement was released before settlement" };
+    case SELECTORS.AgreementNotFound:
+      return { kind: "final", reason: "UNKNOWN_AGREEMENT: the agreement does not exist" };
+    case SELECTORS.NothingToSettle:
+      return { kind: "covered" };
+    case SELECTORS.InvalidSignature:
+      return item.contractSigner
+        ? {
+            kind: "culprit",
+            culprit: "signature",
+            reason: `NOT_AUTHORIZED: contract wallet ${item.signer} refused the signature (ERC-1271) at settlement, or its grant lapsed`,
+          }
+        : {
+            kind: "final",
+            reason:
+              "NOT_AUTHORIZED: the signer's ACCEPT had lapsed at settlement (acceptValidUntil passed); post it again if the grant is renewed",
+          };
+    case SELECTORS.SafeERC20FailedOperation:
+      return {
+        kind: "culprit",
+        culprit: "transfer",
+        reason: "TOKEN_TRANSFER_FAILED: the pool's token refused the payout to the provider, or burnt its gas",
+      };
+    case undefined:
+      // Settling alone reverts with no reason only when the token's transfer does (SafeERC20 bubbles its empty
+      // revert, e.g. after burning all the gas); a wallet's failure comes back as InvalidSignature.
+      return {
+        kind: "culprit",
+        culprit: "transfer",
+        reason: "TOKEN_TRANSFER_FAILED: the pool's token reverts the payout without a reason (or burns all its gas)",
+      };
+    default:
+      return {
+        kind: "culprit",
+        culprit: "other",
+        reason: `SETTLEMENT_FAILED: the contract refused it with ${selector}`,
+      };
+  }
 }
 
-/**
- * `settleBatch(SignedAcceptance[])` calldata, ABI-encoded directly into one buffer (ethers' generic coder spent
- * tens of milliseconds per 100-item batch). Layout: selector, offset of the array (0x20), its length, one offset
- * per item (from the start of the offsets), then per item the inline acceptance (5 words), the signer, the offset
- * of the signature within the item (7 words), its length and its bytes padded to a word. Equal byte for byte to
- * `iface.encodeFunctionData("settleBatch", ...)` (test/relay/verifier.test.ts checks it).
- */
-export function encodeSettleBatch(
-  items: readonly Pick<
-    StoredAcceptance,
-    "poolId" | "agreementId" | "debitNoteId" | "totalAccepted" | "deadline" | "signer" | "signature"
-  >[],
-): string {
-  const signatures = items.map((item) => Buffer.from(item.signature.slice(2), "hex"));
-  const sizes = signatures.map((sig) => 32 * 8 + Math.ceil(sig.length / 32) * 32);
-  const total = 4 + 64 + 32 * items.length + sizes.reduce((a, b) => a + b, 0);
-  const out = Buffer.alloc(total);
-  SETTLE_BATCH_SELECTOR.copy(out, 0);
-  out.writeUInt32BE(0x20, 4 + 28);
-  out.writeUInt32BE(items.length, 4 + 32 + 28);
-  const base = 4 + 64; // the offsets count from here
-  let at = base + 32 * items.length;
-  items.forEach((item, i) => {
-    out.writeUInt32BE(at - base, base + 32 * i + 28);
-    writeWord(out, at, item.poolId);
-    writeWord(out, at + 32, item.agreementId);
-    writeWord(out, at + 64, item.debitNoteId);
-    writeWord(out, at + 96, `0x${item.totalAccepted.toString(16)}`);
-    writeWord(out, at + 128, `0x${item.deadline.toString(16)}`);
-    writeWord(out, at + 160, item.signer);
-    out.writeUInt32BE(32 * 7, at + 192 + 28);
-    out.writeUInt32BE(signatures[i].length, at + 224 + 28);
-    signatures[i].copy(out, at + 256);
-    at += sizes[i];
-  });
-  return `0x${out.toString("hex")}`;
+/** The revert data of a failed call or estimate, when the node gave it. */
+export function revertData(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): string | undefined => {
+    if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
+    seen.add(value);
+    const v = value as Record<string, unknown>;
+    if (typeof v.data === "string" && /^0x[0-9a-fA-F]{8,}$/.test(v.data)) return v.data;
+    for (const key of ["data", "error", "info", "cause", "revert"]) {
+      const found = visit(v[key]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return visit(error);
 }
 
-/** RLP of a byte string. */
-function rlpBytes(bytes: Buffer): Buffer {
-  if (bytes.length === 1 && bytes[0] < 0x80) return bytes;
-  return Buffer.concat([rlpLength(bytes.length, 0x80), bytes]);
-}
-
-function rlpLength(length: number, offset: number): Buffer {
-  if (length < 56) return Buffer.from([offset + length]);
-  const be = uintBytes(BigInt(length));
-  return Buffer.concat([Buffer.from([offset + 55 + be.length]), be]);
-}
-
-function rlpList(items: Buffer[]): Buffer {
-  const body = Buffer.concat(items);
-  return Buffer.concat([rlpLength(body.length, 0xc0), body]);
-}
-
-/** An unsigned integer as minimal big-endian bytes (0: empty), as RLP wants it. */
-function uintBytes(value: bigint): Buffer {
-  if (value < 0n) throw new RangeError(`negative value ${value} in a transaction`);
-  if (value === 0n) return Buffer.alloc(0);
-  const hex = value.toString(16);
-  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex");
-}
-
-function stripZeros(bytes: Buffer): Buffer {
-  let i = 0;
-  while (i < bytes.length && bytes[i] === 0) i++;
-  return bytes.subarray(i);
-}
-
-export interface Eip1559Fields {
-  chainId: bigint;
-  nonce: number;
-  maxPriorityFeePerGas: bigint;
-  maxFeePerGas: bigint;
-  gasLimit: bigint;
-  to: string;
-  data: string;
+/** What the node itself said about a failed call (ethers' own summary left out: it says "revert" for anything). */
+function nodeMessages(error: unknown): string {
+  const e = error as { info?: { error?: { message?: string } }; error?: { message?: string } } | null;
+  return `${e?.info?.error?.message ?? ""} ${e?.error?.message ?? ""}`;
 }
 
 /**
- * A signed EIP-1559 transaction (no value, empty access list) and its hash, built with Buffers and signed with
- * libsecp256k1: ethers' signTransaction converts the ~30 KB of calldata between hex and bytes several times in
- * JavaScript. Byte for byte what ethers' Wallet.signTransaction produces (test/relay/verifier.test.ts); undefined
- * when libsecp256k1 is not available.
+ * Whether a failed call is the contract's answer (a revert, running out of gas), as opposed to the node refusing
+ * the request or the network failing: only a revert may ever be held against an acceptance.
  */
-export function signEip1559(tx: Eip1559Fields, privateKey: string): { raw: string; hash: string } | undefined {
-  const fields = [
-    uintBytes(tx.chainId),
-    uintBytes(BigInt(tx.nonce)),
-    uintBytes(tx.maxPriorityFeePerGas),
-    uintBytes(tx.maxFeePerGas),
-    uintBytes(tx.gasLimit),
-    Buffer.from(tx.to.slice(2), "hex"),
-    uintBytes(0n),
-    Buffer.from(tx.data.slice(2), "hex"),
-  ].map(rlpBytes);
-  const accessList = rlpList([]);
-  const type = Buffer.from([0x02]);
-  const unsignedHash = keccak(Buffer.concat([type, rlpList([...fields, accessList])]));
-  const signature = signDigestNative(unsignedHash, Buffer.from(privateKey.slice(2), "hex"));
-  if (!signature) return undefined;
-  const signed = Buffer.concat([
-    type,
-    rlpList([
-      ...fields,
-      accessList,
-      rlpBytes(uintBytes(BigInt(signature.yParity))),
-      rlpBytes(stripZeros(signature.r)),
-      rlpBytes(stripZeros(signature.s)),
-    ]),
-  ]);
-  return { raw: `0x${signed.toString("hex")}`, hash: `0x${keccak(signed).toString("hex")}` };
-}
-
-function key(poolId: string, agreementId: string): string {
-  return `${poolId}:${agreementId}`;
+export function isRevert(error: unknown): boolean {
+  if (relayProblemOf(error) !== undefined) return false;
+  if (revertData(error) !== undefined) return true;
+  return /revert|out of gas|invalid opcode|VM Exception|gas required exceeds/i.test(nodeMessages(error));
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+interface Fit {
+  /** Items whose batch estimates fine, and its estimate. */
+  ok: StoredAcceptance[];
+  estimate: bigint;
+  /** Items not tried this round (the batch was too big): they wait for the next one. */
+  rest: StoredAcceptance[];
+  /** Items that fail the estimate alone. */
+  breakers: StoredAcceptance[];
+}
+
 export class Submitter {
   private readonly maxAttempts: number;
   private readonly txTimeoutMs: number;
   private readonly pollMs: number;
+  private readonly fundsCheckMs: number;
   private stopping = false;
   private running: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private address = "";
+  /** Multiplies estimates after an InsufficientGasForItem revert; decays back to 1 on success. */
+  private gasFactor = 1;
+  /** Gas per item of the last mined batch (a first guess where the node cannot estimate). */
+  private gasPerItem = 60_000n;
+  /** Lane of each lane batch in flight (a lane whose batch settles every item is lifted). */
+  private readonly lanes = new Map<number, string>();
+  /** The gas limit each batch was sent with (replacements reuse it). */
+  private readonly gasLimits = new Map<number, bigint>();
+  private lastFundsCheck = 0;
+  private lastSweep = 0;
+  /** The cost of the batch that could not be paid for (cleared once the balance covers it). */
+  private needed: bigint | undefined;
 
   constructor(
     private readonly chain: ChainReader,
     private readonly signer: Signer,
     private readonly store: RelayStore,
+    private readonly scheduler: Scheduler,
+    private readonly quarantine: Quarantine,
+    private readonly health: Health,
     private readonly metrics: RelayMetrics,
     private readonly log: Logger,
-    private readonly options: SubmitterOptions,
+    options: SubmitterOptions = {},
   ) {
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.txTimeoutMs = options.txTimeoutMs ?? 90_000;
     this.pollMs = options.pollMs ?? 100;
+    this.fundsCheckMs = options.fundsCheckMs ?? 30_000;
     store.onQueued(() => this.wake());
   }
 
-  /** Reconciles batches left open by a previous run, then starts the batching loop. */
+  private get retry(): RetryPolicy {
+    return {
+      maxAttempts: this.maxAttempts,
+      notBefore: (attempt) => this.chain.nowMs() + Math.min(60_000, 500 * 2 ** attempt),
+    };
+  }
+
+  /** Reads the balance (and says so when it is empty), then starts the loop (which first resumes open batches). */
   async start(): Promise<void> {
     this.address = await this.signer.getAddress();
+    try {
+      const fees = await this.chain.provider.getFeeData();
+      const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+      await this.checkFunds(price * 150_000n, "a one-item batch");
+    } catch (error) {
+      this.noteProblem(error);
+    }
     this.running = this.loop();
   }
 
@@ -222,6 +256,10 @@ export class Submitter {
     this.stopping = true;
     this.wake();
     await this.running;
+  }
+
+  get submitter(): string {
+    return this.address;
   }
 
   wake(): void {
@@ -254,50 +292,343 @@ export class Submitter {
         }
         const delay = await this.tick();
         failures = 0;
+        this.health.clear("RPC_ERROR", "the chain RPC answers again: settlement resumed");
         if (delay > 0 && !this.stopping) await this.sleepUntil(delay);
       } catch (error) {
         failures++;
         const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-        this.log.warn({ err: shortMessage(error), backoffMs: backoff }, "submitter step failed; retrying");
+        if (!this.noteProblem(error)) {
+          const info = (error as { info?: { payload?: { method?: string }; error?: { message?: string } } }).info;
+          this.log.warn(
+            { err: shortMessage(error), call: info?.payload?.method, node: info?.error?.message, backoffMs: backoff },
+            "submitter step failed; retrying",
+          );
+        }
         if (!this.stopping) await this.sleepUntil(backoff);
       }
     }
   }
 
-  /** Sends one batch when it is due; returns how long to sleep otherwise (0: look again at once). */
-  private async tick(): Promise<number> {
-    const now = Date.now();
-    const { count, oldest } = this.store.queuedStats(now);
-    if (count === 0 || oldest === null) {
-      const next = this.store.nextReadyAt();
-      return next === null ? 60_000 : Math.max(1, next - now);
-    }
-    if (count < this.options.batchSize && oldest + this.options.maxWaitMs > now)
-      return oldest + this.options.maxWaitMs - now;
+  /** Records the relay's own trouble on /healthz (true), or returns false for anything else. */
+  private noteProblem(error: unknown): boolean {
+    const code: ProblemCode | undefined =
+      relayProblemOf(error) ?? (isDripFeedError(error) && error.code === "RPC_ERROR" ? "RPC_ERROR" : undefined);
+    if (!code) return false;
+    const detail = shortMessage(error);
+    const message = {
+      NO_FUNDS: `submitter ${this.address} cannot pay for gas (${detail}): fund it; acceptances keep queueing and go out once it is funded, no attempt is used`,
+      RPC_ERROR: `the chain RPC is failing (${detail}): settlement is paused, acceptances keep queueing; retrying`,
+      NONCE: `nonce trouble sending from ${this.address} (${detail}): is another process sending from this account? Retrying with a fresh nonce`,
+    }[code];
+    this.health.set(code, message);
+    return true;
+  }
 
-    const chainNow = this.chain.now();
-    const live: StoredAcceptance[] = [];
-    for (const item of this.store.nextQueued(now, this.options.batchSize)) {
-      if (item.deadline < chainNow) {
-        this.store.failQueued(item.id, `EXPIRED: deadline ${item.deadline} passed before it could be submitted`);
-        this.metrics.failed.inc();
-        this.log.warn({ id: item.id, deadline: item.deadline }, "acceptance expired in the queue");
-      } else {
-        live.push(item);
-      }
+  /**
+   * Reads the submitter's balance into the gauge; with `need`, says whether it covers it (NO_FUNDS on /healthz
+   * until it does).
+   */
+  private async checkFunds(need: bigint, what: string): Promise<boolean> {
+    const balance = await this.chain.rpc("read the submitter's balance", () =>
+      this.chain.provider.getBalance(this.address),
+    );
+    this.lastFundsCheck = Date.now();
+    this.metrics.submitterBalance.set(Number(formatEther(balance)));
+    if (balance < need) {
+      this.needed = need;
+      this.health.set(
+        "NO_FUNDS",
+        `submitter ${this.address} holds ${formatEther(balance)} of the chain's native token; ${what} needs about ` +
+          `${formatEther(need)}: fund it. Acceptances keep queueing (no attempt is used) and go out once it is funded`,
+      );
+      return false;
     }
-    if (live.length === 0) return 0;
-    const fromBlock = await this.chain.rpc("read the block number", () => this.chain.provider.getBlockNumber());
-    const batchId = this.store.createBatch(live, fromBlock);
-    crashPoint("batch-created");
-    const batch = this.store.openBatches().find((b) => b.id === batchId);
-    if (batch) await this.runBatch(batch, false);
-    return 0;
+    this.needed = undefined;
+    this.health.clear("NO_FUNDS", `submitter ${this.address} funded (${formatEther(balance)}): settlement resumed`);
+    return true;
+  }
+
+  /** Sends what is due; returns how long to sleep (0: look again at once). */
+  private async tick(): Promise<number> {
+    if (Date.now() - this.lastSweep >= SWEEP_MS) this.sweep(this.chain.nowMs());
+    if (this.health.has("NO_FUNDS") || Date.now() - this.lastFundsCheck > this.fundsCheckMs) {
+      // While unfunded, nothing is sent until the balance covers the batch that could not be paid for.
+      const funded = await this.checkFunds(this.needed ?? 0n, "the next settleBatch");
+      if (!funded) return UNFUNDED_RECHECK_MS;
+    }
+    const now = this.chain.nowMs();
+    const pick = this.scheduler.next(now);
+    if (pick.kind === "idle") return Math.min(pick.wakeInMs, this.scheduler.size > 0 ? SWEEP_MS : Infinity);
+    return this.handle(pick.plans, pick.kind === "lane" ? pick.lane : undefined);
+  }
+
+  /** Records acceptances that can no longer settle (deadline or signer passed) as failed, without a transaction. */
+  private sweep(now: number): void {
+    this.lastSweep = Date.now();
+    const { expired, unauthorized } = this.scheduler.dead(now);
+    if (expired.length + unauthorized.length === 0) return;
+    const outcomes = new Map<string, ItemOutcome>();
+    for (const item of expired) outcomes.set(item.id, this.expiredOutcome(item));
+    for (const item of unauthorized) outcomes.set(item.id, this.unauthorizedOutcome(item));
+    this.resolve(outcomes, new Set(), new Set());
+  }
+
+  private expiredOutcome(item: StoredAcceptance): ItemOutcome {
+    return {
+      kind: "failed",
+      txHash: null,
+      reason: `EXPIRED: deadline ${item.deadline} passed before it could be settled`,
+    };
+  }
+
+  private unauthorizedOutcome(item: StoredAcceptance): ItemOutcome {
+    return {
+      kind: "failed",
+      txHash: null,
+      reason: `NOT_AUTHORIZED: ${item.signer}'s ACCEPT on the pool lapsed (acceptValidUntil passed) before it could be settled`,
+    };
+  }
+
+  /** Prepares, checks and sends one batch of due agreements (a shared batch, or one quarantine lane's). */
+  private async handle(plans: AgreementPlan[], lane: string | undefined): Promise<number> {
+    const now = this.chain.nowMs();
+    this.scheduler.take(plans);
+    const waiting = new Set(plans);
+    try {
+      const agreements = await this.chain.freshAgreements(plans.map((p) => [p.poolId, p.agreementId]));
+      const resolved = new Map<string, ItemOutcome>();
+      const candidates = this.candidates(plans, agreements, now, resolved);
+      // A covered item that was in a transaction before (a batch cut short by a crash) may be what the chain holds.
+      for (const plan of plans) {
+        for (const item of plan.items) {
+          if (resolved.get(item.id)?.kind !== "superseded" || item.txHash === null) continue;
+          const own = await this.findSettlement(item, (this.chain.latestBlock?.number ?? 0) - 10_000);
+          if (own) resolved.set(item.id, { kind: "settled", ...own, reason: "settled by an earlier transaction" });
+        }
+      }
+
+      // Simulations: every item of a quarantine lane; in a shared batch, the first item of each untrusted pool or
+      // contract signer (once one passes, the others of that pool or signer need none).
+      const batch: StoredAcceptance[] = [];
+      for (const item of candidates) {
+        if (lane === undefined && this.quarantine.laneOf(item) !== undefined) continue; // struck meanwhile
+        if (lane !== undefined || this.quarantine.needsProbation(item)) {
+          const verdict = await this.simulate(item);
+          if (verdict) {
+            resolved.set(item.id, this.blame(item, verdict, now, "simulated alone"));
+            continue;
+          }
+          this.quarantine.trust(item);
+        }
+        batch.push(item);
+      }
+
+      const fit = batch.length > 0 ? await this.fit(batch) : { ok: [], estimate: 0n, rest: [], breakers: [] };
+      for (const item of fit.breakers) {
+        const verdict = (await this.simulate(item)) ?? {
+          kind: "culprit" as const,
+          culprit: "other" as const,
+          reason: "SETTLEMENT_FAILED: it makes every batch it is in fail the gas estimate",
+        };
+        resolved.set(item.id, this.blame(item, verdict, now, "found by bisecting a batch"));
+      }
+      const inBatch = new Set(fit.ok.map((item) => agreementKey(item.poolId, item.agreementId)));
+      if (resolved.size > 0) this.resolve(resolved, inBatch, waiting);
+      if (fit.ok.length === 0) return 0;
+
+      const gasLimit = this.gasLimitFor(fit.estimate);
+      const fees = await this.chain.rpc("read fees", () => this.chain.provider.getFeeData());
+      const price = fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+      const what = `a settleBatch of ${fit.ok.length} items (gas limit ${gasLimit} at ${formatUnits(price, "gwei")} gwei)`;
+      if (!(await this.checkFunds(gasLimit * price, what))) return UNFUNDED_RECHECK_MS;
+
+      const fromBlock = this.chain.latestBlock?.number ?? 0;
+      const batchId = this.store.createBatch(fit.ok, fromBlock);
+      for (const plan of plans) if (inBatch.has(plan.key)) waiting.delete(plan);
+      this.gasLimits.set(batchId, gasLimit);
+      if (lane !== undefined) this.lanes.set(batchId, lane);
+      crashPoint("batch-created");
+      const open = this.store.batchById(batchId);
+      if (open) await this.runBatch(open, false);
+      return 0;
+    } finally {
+      // Plans neither sent nor resolved (a relay problem, a batch cut short) wait for the next round as they were.
+      if (waiting.size > 0) this.scheduler.untake([...waiting], this.chain.nowMs());
+    }
+  }
+
+  /**
+   * Per plan, the acceptance to send: the highest that can still settle and raises the chain's accepted total.
+   * Higher ones that can no longer settle, and those the chain already covers, are recorded in `resolved`.
+   */
+  private candidates(
+    plans: AgreementPlan[],
+    agreements: AgreementView[],
+    now: number,
+    resolved: Map<string, ItemOutcome>,
+  ): StoredAcceptance[] {
+    const out: StoredAcceptance[] = [];
+    plans.forEach((plan, i) => {
+      const agreement = agreements[i];
+      plan.onChainAccepted = agreement.acceptedTotal;
+      if (agreement.status === "Terminated") plan.terminatedAt ??= now;
+      if (agreement.status === "Released" || agreement.status === "None") {
+        const reason =
+          agreement.status === "Released"
+            ? "AGREEMENT_RELEASED: the agreement was released before settlement"
+            : "UNKNOWN_AGREEMENT: the agreement does not exist";
+        for (const item of plan.items) resolved.set(item.id, { kind: "failed", txHash: null, reason });
+        return;
+      }
+      const { item, expired, unauthorized } = this.scheduler.pick(plan, now);
+      for (const dead of expired) resolved.set(dead.id, this.expiredOutcome(dead));
+      for (const dead of unauthorized) resolved.set(dead.id, this.unauthorizedOutcome(dead));
+      for (const covered of plan.items) {
+        if (covered.totalAccepted <= agreement.acceptedTotal && !resolved.has(covered.id)) {
+          resolved.set(covered.id, {
+            kind: "superseded",
+            reason: `the chain's accepted total is already ${agreement.acceptedTotal} (settled by another submitter)`,
+          });
+        }
+      }
+      if (item && !resolved.has(item.id)) out.push(item);
+    });
+    return out;
+  }
+
+  /** Records outcomes decided without a transaction; plans not in the batch are reloaded (and freed). */
+  private resolve(outcomes: Map<string, ItemOutcome>, inBatch: Set<string>, waiting: Set<AgreementPlan>): void {
+    for (const [id, outcome] of outcomes) {
+      if (outcome.kind === "failed") this.log.info({ id, reason: outcome.reason }, "acceptance failed");
+    }
+    const close = this.store.resolveQueued(outcomes, this.retry);
+    this.count(close);
+    for (const [poolId, agreementId] of close.agreements) {
+      const key = agreementKey(poolId, agreementId);
+      if (inBatch.has(key)) continue; // reloaded when its batch closes
+      for (const plan of waiting) if (plan.key === key) waiting.delete(plan);
+      this.scheduler.reload(poolId, agreementId, this.store.queuedOf(poolId, agreementId), this.chain.nowMs());
+    }
+  }
+
+  /** An item's failure as its outcome; a culprit's pool or signer is quarantined and the item charged. */
+  private blame(item: StoredAcceptance, verdict: Verdict, now: number, how: string): ItemOutcome {
+    if (verdict.kind === "final") return { kind: "failed", txHash: null, reason: verdict.reason };
+    if (verdict.kind === "covered") {
+      return { kind: "superseded", reason: "the chain already holds this total or a higher one" };
+    }
+    const lane = this.quarantine.strike(item, verdict.culprit, verdict.reason, now);
+    this.log.warn(
+      { id: item.id, poolId: item.poolId, signer: item.signer, lane, how, reason: verdict.reason },
+      "acceptance failed on its own; quarantined what caused it",
+    );
+    return { kind: "retry", reason: `${verdict.reason} (${how}; ${lane} quarantined)` };
+  }
+
+  /** Simulates one item with `settle` (eth_call): undefined when it would settle, else what its failure means. */
+  private async simulate(item: StoredAcceptance): Promise<Verdict | undefined> {
+    try {
+      await this.chain.provider.call({
+        from: this.address,
+        to: this.chain.address,
+        data: encodeSettle(item),
+        gasLimit: SIMULATION_GAS,
+      });
+      this.metrics.simulations.inc({ result: "passed" });
+      return undefined;
+    } catch (error) {
+      if (!isRevert(error)) throw error;
+      this.metrics.simulations.inc({ result: "failed" });
+      const data = revertData(error);
+      return verdictOf(data?.slice(0, 10), item);
+    }
+  }
+
+  /** Estimates a batch's gas; undefined when the batch reverts (the relay's own trouble throws). */
+  private async estimate(items: StoredAcceptance[]): Promise<bigint | undefined> {
+    const data = encodeSettleBatch(items);
+    try {
+      return await this.chain.provider.estimateGas({
+        from: this.address,
+        to: this.chain.address,
+        data,
+        // An explicit cap: without one nodes search up to the block's gas limit, which Osaka nodes refuse.
+        gasLimit: this.gasCap(),
+      });
+    } catch (error) {
+      if (isRevert(error)) {
+        this.log.debug({ items: items.length, err: shortMessage(error) }, "batch fails the gas estimate");
+        return undefined;
+      }
+      if (!REFUSED_ESTIMATE.test(nodeMessages(error))) throw error;
+      // Some nodes (Hardhat's EDR before its fix) probe above EIP-7825's cap while estimating a call that needs
+      // more gas available than it uses (settleBatch keeps ITEM_CALL_GAS in reserve): search with eth_call.
+      return this.searchGas(data, items.length);
+    }
+  }
+
+  /** Whether the batch runs without reverting when given `gas`. */
+  private async runsWith(data: string, gas: bigint): Promise<boolean> {
+    try {
+      await this.chain.provider.call({ from: this.address, to: this.chain.address, data, gasLimit: gas });
+      return true;
+    } catch (error) {
+      if (isRevert(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Enough gas for the batch, found with eth_call: a first guess from the gas per item seen so far, then a binary
+   * search up to the cap (within 5 %). Undefined when it reverts even with the cap.
+   */
+  private async searchGas(data: string, items: number): Promise<bigint | undefined> {
+    const cap = this.gasCap();
+    const guess = BigInt(items) * this.gasPerItem + ITEM_RESERVE;
+    if (guess < cap && (await this.runsWith(data, guess))) return guess;
+    if (!(await this.runsWith(data, cap))) return undefined;
+    let [low, high] = [guess < cap ? guess : 21_000n, cap];
+    while ((high - low) * 20n > high) {
+      const mid = (low + high) / 2n;
+      if (await this.runsWith(data, mid)) high = mid;
+      else low = mid;
+    }
+    return high;
+  }
+
+  /**
+   * The largest first part of `items` whose batch estimates fine, found by halving: a batch too big for a block
+   * is cut short (the rest waits for the next round, no attempt used); an item that fails alone is a breaker.
+   */
+  private async fit(items: StoredAcceptance[]): Promise<Fit> {
+    const estimate = await this.estimate(items);
+    if (estimate !== undefined) return { ok: items, estimate, rest: [], breakers: [] };
+    if (items.length === 1) return { ok: [], estimate: 0n, rest: [], breakers: items };
+    this.metrics.splits.inc();
+    const half = Math.ceil(items.length / 2);
+    const first = await this.fit(items.slice(0, half));
+    if (first.ok.length > 0) return { ...first, rest: [...first.rest, ...items.slice(half)] };
+    const second = await this.fit(items.slice(half));
+    return { ...second, breakers: [...first.breakers, ...second.breakers] };
+  }
+
+  /** The most gas one transaction may use: the block's gas limit, and EIP-7825's cap. */
+  private gasCap(): bigint {
+    const block = this.chain.latestBlock?.gasLimit;
+    return block !== undefined && block < TX_GAS_CAP ? block : TX_GAS_CAP;
+  }
+
+  /** The gas limit for an estimate: 20 % and 25k over it, more after InsufficientGasForItem, within the cap. */
+  private gasLimitFor(estimate: bigint): bigint {
+    const scaled = (estimate * BigInt(Math.round(120 * this.gasFactor))) / 100n + 25_000n;
+    const cap = this.gasCap();
+    return scaled > cap ? cap : scaled;
   }
 
   /**
    * Drives one batch to a recorded outcome: finds a receipt for any of its transactions, or waits for a pending
-   * one, or sends (again); a batch with no receipt in the end goes back to the queue with one attempt used.
+   * one, or sends (again). A batch with no receipt in the end goes back to the queue with no attempt used: a
+   * transaction that is not mined is the relay's trouble (fees, node), not the acceptances'.
    */
   private async runBatch(batch: OpenBatch, resumed: boolean): Promise<void> {
     let receipt: TransactionReceipt | null = null;
@@ -312,7 +643,7 @@ export class Submitter {
       }
     } catch (error) {
       problem = shortMessage(error);
-      this.log.warn({ batch: batch.id, err: problem }, "batch submission failed");
+      if (!this.noteProblem(error)) this.log.warn({ batch: batch.id, err: problem }, "batch submission failed");
     }
     if (receipt) {
       crashPoint("receipt");
@@ -321,14 +652,29 @@ export class Submitter {
     }
     this.metrics.batches.inc({ result: "retry" });
     const outcomes = new Map<string, ItemOutcome>();
-    for (const item of batch.items) outcomes.set(item.id, { kind: "retry", reason: problem || "no receipt" });
-    const counts = this.store.closeBatch(batch.id, outcomes, `retry: ${problem}`, null, {
-      maxAttempts: this.maxAttempts,
-      backoffMs: (attempt) => Math.min(60_000, 500 * 2 ** attempt),
-    });
-    this.metrics.failed.inc(counts.failed);
-    this.metrics.superseded.inc(counts.superseded);
-    this.log.info({ batch: batch.id, reason: problem, ...counts }, "batch closed without receipt; items requeued");
+    for (const item of batch.items) outcomes.set(item.id, { kind: "requeue", reason: problem || "no receipt" });
+    const close = this.store.closeBatch(batch.id, outcomes, `requeued: ${problem}`, null, this.retry);
+    this.afterClose(batch, close);
+    this.log.info(
+      { batch: batch.id, reason: problem, items: batch.items.length },
+      "batch closed without receipt; items requeued (no attempt used)",
+    );
+  }
+
+  private afterClose(batch: OpenBatch, close: BatchClose): void {
+    this.lanes.delete(batch.id);
+    this.gasLimits.delete(batch.id);
+    this.count(close);
+    const now = this.chain.nowMs();
+    for (const [poolId, agreementId] of close.agreements) {
+      this.scheduler.reload(poolId, agreementId, this.store.queuedOf(poolId, agreementId), now);
+    }
+  }
+
+  private count(close: BatchClose): void {
+    this.metrics.settled.inc(close.settled);
+    this.metrics.failed.inc(close.failed);
+    this.metrics.superseded.inc(close.superseded);
   }
 
   private async findReceipt(batch: OpenBatch): Promise<TransactionReceipt | null> {
@@ -359,10 +705,12 @@ export class Submitter {
       replace && last
         ? last.nonce
         : await this.chain.rpc("read the nonce", () => provider.getTransactionCount(this.address, "pending"));
-    const [estimate, fees] = await Promise.all([
-      this.chain.rpc("estimate gas", () => provider.estimateGas({ from: this.address, to: this.chain.address, data })),
+    const known = this.gasLimits.get(batch.id);
+    const [gasLimit, fees] = await Promise.all([
+      known ?? this.estimateOrThrow(batch.items).then((estimate) => this.gasLimitFor(estimate)),
       this.chain.rpc("read fees", () => provider.getFeeData()),
     ]);
+    this.gasLimits.set(batch.id, gasLimit);
     const bump = replace ? 13n ** BigInt(batch.txs.length) : 1n;
     const scale = replace ? 10n ** BigInt(batch.txs.length) : 1n;
     const request: TransactionRequest = {
@@ -370,7 +718,7 @@ export class Submitter {
       data,
       nonce,
       chainId: this.chain.chainId,
-      gasLimit: (estimate * 12n) / 10n + 25_000n,
+      gasLimit,
     };
     if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
       request.type = 2;
@@ -390,7 +738,7 @@ export class Submitter {
                 nonce,
                 maxPriorityFeePerGas: request.maxPriorityFeePerGas as bigint,
                 maxFeePerGas: request.maxFeePerGas as bigint,
-                gasLimit: request.gasLimit as bigint,
+                gasLimit,
                 to: this.chain.address,
                 data,
               },
@@ -418,12 +766,19 @@ export class Submitter {
       this.log.info({ batch: batch.id, tx: hash, nonce, items: batch.items.length, replace }, "settleBatch sent");
     } else {
       // A node-held account (eth_sendTransaction): the hash is known at broadcast, recorded right away.
-      const response = await this.chain.rpc("send the transaction", () => this.signer.sendTransaction(request));
+      const response = await this.signer.sendTransaction(request);
       this.store.recordTx(batch.id, response.hash, nonce, null);
       batch.txs.push({ txHash: response.hash, batchId: batch.id, nonce, raw: null, sentAt: Date.now() });
       this.log.info({ batch: batch.id, tx: response.hash, nonce, items: batch.items.length }, "settleBatch sent");
     }
+    this.health.clear("NONCE", `transactions from ${this.address} go through again`);
     crashPoint("broadcast");
+  }
+
+  private async estimateOrThrow(items: StoredAcceptance[]): Promise<bigint> {
+    const estimate = await this.estimate(items);
+    if (estimate === undefined) throw new Error("the batch no longer passes the gas estimate");
+    return estimate;
   }
 
   /**
@@ -473,55 +828,115 @@ export class Submitter {
 
   /** Reads each item's outcome from the receipt and records them in one transaction. */
   private async finish(batch: OpenBatch, receipt: TransactionReceipt): Promise<void> {
-    const outcomes = new Map<string, ItemOutcome>();
-    const byAgreement = new Map<string, StoredAcceptance>();
-    for (const item of batch.items) byAgreement.set(key(item.poolId, item.agreementId), item);
-
-    if (receipt.status !== 1) {
-      for (const item of batch.items)
-        outcomes.set(item.id, { kind: "retry", reason: `settleBatch ${receipt.hash} reverted` });
-    } else {
-      for (const log of receipt.logs) {
-        if (log.address.toLowerCase() !== this.chain.address.toLowerCase()) continue;
-        const topic = log.topics[0];
-        if (topic !== SETTLED_TOPIC && topic !== FAILED_TOPIC) continue;
-        const item = byAgreement.get(key(log.topics[1], log.topics[2]));
-        if (!item || log.topics[3] !== item.debitNoteId) continue;
-        if (topic === SETTLED_TOPIC) {
-          // data = (uint256 totalAccepted, uint256 paid, address signer): read the word instead of a full ABI decode.
-          const paid = BigInt(`0x${log.data.slice(2 + 64, 2 + 128)}`);
-          outcomes.set(item.id, { kind: "settled", txHash: receipt.hash, paid });
-        } else {
-          outcomes.set(item.id, await this.failureOutcome(batch, item, log, receipt.hash));
-        }
-      }
-      for (const item of batch.items) {
-        if (!outcomes.has(item.id))
-          outcomes.set(item.id, { kind: "retry", reason: `no event for the item in ${receipt.hash}` });
-      }
-    }
-
-    const counts = this.store.closeBatch(
+    const outcomes =
+      receipt.status === 1 ? await this.minedOutcomes(batch, receipt) : await this.revertedOutcomes(batch, receipt);
+    const close = this.store.closeBatch(
       batch.id,
       outcomes,
       receipt.status === 1 ? "mined" : "reverted",
       receipt.gasUsed,
-      {
-        maxAttempts: this.maxAttempts,
-        backoffMs: (attempt) => Math.min(60_000, 500 * 2 ** attempt),
-      },
+      this.retry,
     );
-    // No need to drop the cached agreements: what this batch settled is in the store's settled totals, which
-    // verification takes with the cached on-chain total (the higher of the two counts).
+    const lane = this.lanes.get(batch.id);
+    if (receipt.status === 1) {
+      this.gasFactor = Math.max(1, this.gasFactor * 0.9);
+      if (batch.items.length > 0) this.gasPerItem = receipt.gasUsed / BigInt(batch.items.length) + 5_000n;
+      for (const item of batch.items) if (outcomes.get(item.id)?.kind === "settled") this.quarantine.trust(item);
+      if (lane !== undefined && close.settled === batch.items.length && this.quarantine.lift(lane)) {
+        this.log.info({ lane }, "quarantine lifted: every acceptance of its batch settled");
+      }
+    }
+    this.afterClose(batch, close);
     this.metrics.batches.inc({ result: receipt.status === 1 ? "mined" : "reverted" });
     this.metrics.gasUsed.inc(Number(receipt.gasUsed));
-    this.metrics.settled.inc(counts.settled);
-    this.metrics.failed.inc(counts.failed);
-    this.metrics.superseded.inc(counts.superseded);
     this.log.info(
-      { batch: batch.id, tx: receipt.hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed.toString(), ...counts },
-      "settleBatch mined",
+      {
+        batch: batch.id,
+        tx: receipt.hash,
+        block: receipt.blockNumber,
+        gasUsed: receipt.gasUsed.toString(),
+        settled: close.settled,
+        failed: close.failed,
+        retried: close.retried,
+        requeued: close.requeued,
+        superseded: close.superseded,
+      },
+      receipt.status === 1 ? "settleBatch mined" : "settleBatch reverted",
     );
+  }
+
+  private async minedOutcomes(batch: OpenBatch, receipt: TransactionReceipt): Promise<Map<string, ItemOutcome>> {
+    const outcomes = new Map<string, ItemOutcome>();
+    const byAgreement = new Map<string, StoredAcceptance>();
+    for (const item of batch.items) byAgreement.set(agreementKey(item.poolId, item.agreementId), item);
+    const now = this.chain.nowMs();
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== this.chain.address.toLowerCase()) continue;
+      const topic = log.topics[0];
+      if (topic !== SETTLED_TOPIC && topic !== FAILED_TOPIC) continue;
+      const item = byAgreement.get(agreementKey(log.topics[1], log.topics[2]));
+      if (!item || log.topics[3] !== item.debitNoteId) continue;
+      if (topic === SETTLED_TOPIC) {
+        // data = (uint256 totalAccepted, uint256 paid, address signer): read the word instead of a full ABI decode.
+        const paid = BigInt(`0x${log.data.slice(2 + 64, 2 + 128)}`);
+        outcomes.set(item.id, { kind: "settled", txHash: receipt.hash, paid });
+      } else {
+        outcomes.set(item.id, await this.failureOutcome(batch, item, log, receipt.hash, now));
+      }
+    }
+    for (const item of batch.items) {
+      if (!outcomes.has(item.id))
+        outcomes.set(item.id, { kind: "retry", reason: `no event for the item in ${receipt.hash}` });
+    }
+    return outcomes;
+  }
+
+  /**
+   * A reverted batch: with InsufficientGasForItem (or all its gas used) it is resent with more gas; otherwise each
+   * item is simulated alone, and only those that fail are charged. Nobody is charged for the revert itself.
+   */
+  private async revertedOutcomes(batch: OpenBatch, receipt: TransactionReceipt): Promise<Map<string, ItemOutcome>> {
+    const outcomes = new Map<string, ItemOutcome>();
+    const gasLimit = this.gasLimits.get(batch.id);
+    let selector: string | undefined;
+    try {
+      await this.chain.provider.call({
+        from: this.address,
+        to: this.chain.address,
+        data: encodeSettleBatch(batch.items),
+        gasLimit: gasLimit ?? undefined,
+      });
+    } catch (error) {
+      if (!isRevert(error)) throw error;
+      selector = revertData(error)?.slice(0, 10).toLowerCase();
+    }
+    const outOfGas =
+      selector === SELECTORS.InsufficientGasForItem ||
+      (gasLimit !== undefined && receipt.gasUsed * 100n >= gasLimit * 97n);
+    if (outOfGas) {
+      this.gasFactor = Math.min(4, this.gasFactor * 1.5);
+      this.log.warn(
+        { batch: batch.id, tx: receipt.hash, gasFactor: this.gasFactor },
+        "settleBatch ran short of gas for an item (InsufficientGasForItem): resending with more gas, no attempt used",
+      );
+      for (const item of batch.items)
+        outcomes.set(item.id, {
+          kind: "requeue",
+          reason: `InsufficientGasForItem in ${receipt.hash}: resent with more gas`,
+        });
+      return outcomes;
+    }
+    const now = this.chain.nowMs();
+    for (const item of batch.items) {
+      const verdict = await this.simulate(item);
+      outcomes.set(
+        item.id,
+        verdict
+          ? this.blame(item, verdict, now, `after ${receipt.hash} reverted`)
+          : { kind: "requeue", reason: `settleBatch ${receipt.hash} reverted; it simulates fine alone` },
+      );
+    }
+    return outcomes;
   }
 
   private async failureOutcome(
@@ -529,14 +944,14 @@ export class Submitter {
     item: StoredAcceptance,
     log: Log,
     txHash: string,
+    now: number,
   ): Promise<ItemOutcome> {
     // data = (bytes4 reason), left-aligned in one word.
-    const selector = log.data.slice(0, 10).toLowerCase();
-    const known = FAILURES[selector];
-    if (!known) return { kind: "retry", reason: `settlement failed with ${selector} in ${txHash}` };
-    if (known.name !== "NothingToSettle") return { kind: "failed", txHash, reason: known.reason };
-    // The chain already holds this total or more: find where this acceptance itself was settled, if it was.
-    const earlier = await this.findSettlement(batch, item).catch(() => undefined);
+    const verdict = verdictOf(log.data.slice(0, 10), item);
+    if (verdict.kind === "final") return { kind: "failed", txHash, reason: verdict.reason };
+    if (verdict.kind === "culprit") return this.blame(item, verdict, now, `in ${txHash}`);
+    // NothingToSettle: the chain already holds this total or more: find where this acceptance itself was settled.
+    const earlier = await this.findSettlement(item, batch.fromBlock - 10_000).catch(() => undefined);
     if (earlier)
       return {
         kind: "settled",
@@ -544,18 +959,19 @@ export class Submitter {
         paid: earlier.paid,
         reason: "settled by an earlier transaction",
       };
-    return { kind: "settled", txHash, paid: 0n, reason: "the chain already had an equal or higher accepted total" };
+    return { kind: "superseded", reason: "the chain already had an equal or higher accepted total" };
   }
 
+  /** Where this very acceptance was settled (its DebitNoteSettled at or after `fromBlock`), if it was. */
   private async findSettlement(
-    batch: OpenBatch,
     item: StoredAcceptance,
+    fromBlock: number,
   ): Promise<{ txHash: string; paid: bigint } | undefined> {
     const logs = await this.chain.rpc("read settlement logs", () =>
       this.chain.provider.getLogs({
         address: this.chain.address,
         topics: [SETTLED_TOPIC, item.poolId, item.agreementId, item.debitNoteId],
-        fromBlock: Math.max(0, batch.fromBlock - 10_000),
+        fromBlock: Math.max(0, fromBlock),
         toBlock: "latest",
       }),
     );

@@ -11,7 +11,6 @@ import {
   typedDataDomain,
 } from "../sdk/acceptance";
 import { DripFeedError } from "../sdk/errors";
-import { ACCEPT } from "../sdk/terms";
 import type { ChainReader } from "./chain";
 import type { NewAcceptance, RelayStore, StoredAcceptance } from "./store";
 
@@ -181,7 +180,11 @@ export function acceptanceId(digest: Buffer, signer: string, signature: Buffer):
   return `0x${createHash("sha256").update(digest).update(hexBytes(signer)).update(signature).digest("hex")}`;
 }
 
-export type VerifyResult = { kind: "new"; item: NewAcceptance } | { kind: "duplicate"; existing: StoredAcceptance };
+export type VerifyResult =
+  | { kind: "new"; item: NewAcceptance }
+  | { kind: "duplicate"; existing: StoredAcceptance }
+  /** A failed acceptance posted again that can still settle: queued again. */
+  | { kind: "revived"; item: StoredAcceptance };
 
 export class Verifier {
   private readonly hasher: AcceptanceHasher;
@@ -189,6 +192,8 @@ export class Verifier {
   constructor(
     private readonly chain: ChainReader,
     private readonly store: RelayStore,
+    /** Told every signer's validity it checks (acceptValidUntil in unix seconds; Infinity for the pool's owner). */
+    private readonly onAuthority: (poolId: string, signer: string, validUntil: number) => void = () => undefined,
   ) {
     this.hasher = new AcceptanceHasher(chain.chainId, chain.address);
   }
@@ -197,7 +202,8 @@ export class Verifier {
    * Verifies a request body and, when it is acceptable and new, queues it (resolving once it is on disk).
    * Throws DripFeedError: INVALID_JSON / INVALID_FIELD (malformed), WRONG_CHAIN, WRONG_CONTRACT, EXPIRED,
    * BAD_SIGNATURE, UNKNOWN_POOL, NOT_AUTHORIZED, UNKNOWN_AGREEMENT, AGREEMENT_RELEASED, STALE_TOTAL (unacceptable),
-   * RPC_ERROR (could not check).
+   * RPC_ERROR (could not check). An acceptance that failed before is checked again like a new one and, when it can
+   * still settle (a grant given again, a relay that had no gas), queued again.
    */
   async verifyAndQueue(body: unknown): Promise<VerifyResult> {
     const signed = parseAcceptanceJson(body);
@@ -221,11 +227,13 @@ export class Verifier {
     const digest = this.hasher.digest(signed);
     const signature = hexBytes(signed.signature);
     const id = acceptanceId(digest, signed.signer, signature);
+    let failed: StoredAcceptance | undefined;
     if (this.store.has(id)) {
       // An exact resubmission: answer only once the first copy is on disk, like the 202 it got.
       const existing = this.store.get(id) as StoredAcceptance;
       await this.store.committed(id);
-      return { kind: "duplicate", existing };
+      if (existing.status !== "failed") return { kind: "duplicate", existing };
+      failed = existing;
     }
 
     const now = this.chain.now();
@@ -239,7 +247,8 @@ export class Verifier {
 
     // Signature: one local ECDSA recovery; contract wallets are asked on-chain (ERC-1271), as settle does.
     const recovered = recoverEcdsa(digest, signature);
-    if (recovered !== signed.signer.toLowerCase()) {
+    const contractSigner = recovered !== signed.signer.toLowerCase();
+    if (contractSigner) {
       const isContract = await this.chain.hasCode(signed.signer);
       const digestHex = `0x${digest.toString("hex")}`;
       if (!isContract || !(await this.chain.isValidErc1271(signed.signer, digestHex, signed.signature))) {
@@ -255,7 +264,8 @@ export class Verifier {
       }
     }
 
-    // Pool and authority: the owner, or an unexpired ACCEPT grant.
+    // Pool and authority: the owner (never expires), or a grantee whose acceptValidUntil has not passed (its ACCEPT
+    // grant, or the notice left after one was revoked or shortened).
     const owner = await this.chain.poolOwner(signed.poolId);
     if (owner === null) {
       throw new DripFeedError(
@@ -265,21 +275,24 @@ export class Verifier {
       );
     }
     if (owner !== signed.signer) {
-      const grant = await this.chain.grant(signed.poolId, signed.signer);
-      if ((grant.permissions & ACCEPT) === 0) {
+      const validUntil = await this.chain.acceptValidUntil(signed.poolId, signed.signer);
+      this.onAuthority(signed.poolId, signed.signer, validUntil);
+      if (validUntil === 0) {
         throw new DripFeedError(
           "NOT_AUTHORIZED",
           `${signed.signer} is neither the owner of pool ${signed.poolId} (${owner}) nor holds an ACCEPT grant on it`,
           "signer",
         );
       }
-      if (grant.validUntil < now) {
+      if (validUntil < now) {
         throw new DripFeedError(
           "NOT_AUTHORIZED",
-          `the ACCEPT grant of ${signed.signer} on pool ${signed.poolId} expired at ${grant.validUntil} (chain time ${now})`,
+          `the ACCEPT of ${signed.signer} on pool ${signed.poolId} ended at ${validUntil} (acceptValidUntil; chain time ${now})`,
           "signer",
         );
       }
+    } else {
+      this.onAuthority(signed.poolId, signed.signer, Infinity);
     }
 
     // Agreement: exists, not released.
@@ -299,21 +312,27 @@ export class Verifier {
       );
     }
 
-    // The total must raise what is known; checked and recorded synchronously, so concurrent requests agree.
-    if (this.store.has(id)) {
+    // The total must raise what is settled (on chain, or by this relay, which the cached read may not show yet).
+    // A total below one still pending is kept: it goes on if the higher one fails. Checked synchronously.
+    if (!failed && this.store.has(id)) {
       await this.store.committed(id);
       return { kind: "duplicate", existing: this.store.get(id) as StoredAcceptance };
     }
-    const known = this.store.knownTotal(signed.poolId, signed.agreementId);
-    const highest = known > agreement.acceptedTotal ? known : agreement.acceptedTotal;
+    const settled = this.store.settledTotal(signed.poolId, signed.agreementId);
+    const highest = settled > agreement.acceptedTotal ? settled : agreement.acceptedTotal;
     if (signed.totalAccepted <= highest) {
       throw new DripFeedError(
         "STALE_TOTAL",
-        `totalAccepted ${signed.totalAccepted} does not raise the total already accepted for agreement ` +
-          `${signed.agreementId} (${highest}: ${agreement.acceptedTotal} on-chain, ${known} known to this relay); ` +
+        `totalAccepted ${signed.totalAccepted} does not raise the total already settled for agreement ` +
+          `${signed.agreementId} (${highest}: ${agreement.acceptedTotal} on-chain, ${settled} settled by this relay); ` +
           `totals are cumulative, submit the latest acceptance`,
         "totalAccepted",
       );
+    }
+    if (failed) {
+      const revived = this.store.revive(id);
+      if (revived) return { kind: "revived", item: revived };
+      return { kind: "duplicate", existing: this.store.get(id) as StoredAcceptance };
     }
     const item: NewAcceptance = {
       id,
@@ -324,8 +343,9 @@ export class Verifier {
       deadline: Number(signed.deadline),
       signer: signed.signer,
       signature: signed.signature,
+      contractSigner,
     };
-    await this.store.enqueue(item);
+    await this.store.enqueue(item, this.chain.nowMs());
     return { kind: "new", item };
   }
 }

@@ -3,9 +3,18 @@ import { types } from "hardhat/config";
 import type { HardhatNetworkAccountsConfig, HardhatRuntimeEnvironment, HttpNetworkAccountsConfig } from "hardhat/types";
 import pino from "pino";
 
-import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from "../relay";
-import { DripFeedError, isDripFeedError } from "../sdk/errors";
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_DB,
+  DEFAULT_MAX_WAIT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_PORT,
+  runRelayUntilSignal,
+} from "../relay";
+import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
+import { exitOnStartFailure } from "../service/lifecycle";
+import { parseDuration } from "./flags";
 import { dripfeed } from "./scope";
 
 /**
@@ -18,6 +27,10 @@ interface RelayArgs {
   db: string;
   batchSize: number;
   maxWait: number;
+  maxHold: string;
+  settleMargin: string;
+  minValue?: string;
+  pollInterval: number;
   host: string;
   contract?: string;
 }
@@ -38,11 +51,14 @@ function firstKey(
 }
 
 /**
- * The network's first account as a signer that can sign locally (so the relay records a transaction's hash before
- * broadcasting it). For `localhost` (accounts "remote") the node's first account is matched against the Hardhat
- * network's configured keys; if it is not one of them, the node signs (eth_sendTransaction).
+ * The submitting account: DRIPFEED_RELAY_KEY when set (a key kept for the relay alone), else the network's first
+ * account as a signer that can sign locally (so the relay records a transaction's hash before broadcasting it). For
+ * `localhost` (accounts "remote") the node's first account is matched against the Hardhat network's configured
+ * keys; if it is not one of them, the node signs (eth_sendTransaction).
  */
 async function relaySigner(hre: HardhatRuntimeEnvironment, provider: JsonRpcProvider): Promise<Signer> {
+  const key = process.env.DRIPFEED_RELAY_KEY;
+  if (key) return new Wallet(key, provider);
   const config = hre.network.config;
   const local = firstKey(config.accounts, provider);
   if (local) return local;
@@ -65,6 +81,19 @@ dripfeed
     "maxWait",
     "longest wait (ms) for a batch to fill before it is sent",
     DEFAULT_MAX_WAIT_MS,
+    types.int,
+  )
+  .addOptionalParam(
+    "maxHold",
+    "longest an accepted total is held before it is settled (e.g. 1h, 24h; 0 settles within --max-wait)",
+    "1h",
+  )
+  .addOptionalParam("settleMargin", "settle this long before an acceptance's deadline or acceptValidUntil", "10m")
+  .addOptionalParam("minValue", "settle an agreement once its unpaid accepted value reaches this (token units)")
+  .addOptionalParam(
+    "pollInterval",
+    "chain polling interval (ms): new blocks, GrantSet, AgreementTerminated",
+    DEFAULT_POLL_INTERVAL_MS,
     types.int,
   )
   .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
@@ -103,10 +132,14 @@ dripfeed
         db: args.db,
         batchSize: args.batchSize,
         maxWaitMs: args.maxWait,
+        maxHoldMs: Number(parseDuration(args.maxHold, "max-hold")) * 1000,
+        settleMarginMs: Number(parseDuration(args.settleMargin, "settle-margin")) * 1000,
+        minValue: args.minValue,
+        pollIntervalMs: args.pollInterval,
         logger,
       });
     } catch (error) {
-      logger.error({ code: isDripFeedError(error) ? error.code : undefined }, (error as Error).message);
-      process.exit(isDripFeedError(error) && error.code === "INVALID_ARGUMENT" ? 2 : 1);
+      // One line and the shared exit statuses (2: the operator's input, e.g. a --db another relay holds).
+      exitOnStartFailure(logger, error);
     }
   });

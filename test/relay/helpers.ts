@@ -15,7 +15,7 @@ import {
   toUtf8Bytes,
 } from "ethers";
 
-import { DripFeed__factory, MockGLM__factory } from "../../typechain-types";
+import { DripFeed__factory, GasGriefToken__factory, MockGLM__factory } from "../../typechain-types";
 import type { DripFeed, MockGLM } from "../../typechain-types";
 import { AcceptanceHasher } from "../../scripts/relay/verifier";
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
@@ -152,6 +152,16 @@ export interface RelayStartOptions {
   port?: number;
   batchSize?: number;
   maxWait?: number;
+  /** --max-hold; "0" unless given (the tests of immediate settlement), e.g. "1h" for the schedule's default. */
+  maxHold?: string;
+  settleMargin?: string;
+  minValue?: string;
+  /** --poll-interval in ms (200 unless given, so chain events are seen quickly). */
+  pollInterval?: number;
+  /** The submitting key (DRIPFEED_RELAY_KEY); Hardhat account 0 unless given. */
+  key?: string;
+  /** The JSON-RPC URL the relay uses (default: the node's; e.g. a proxy that can be cut). */
+  rpcUrl?: string;
   env?: NodeJS.ProcessEnv;
   logFile?: string;
   /** Do not wait for /healthz (e.g. when the relay is expected to crash early). */
@@ -178,11 +188,16 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
     "--contract",
     node.dripFeed,
   ];
-  if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
-  if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
+  args.push(...scheduleArgs(options));
+  const keyEnv = options.key ? { DRIPFEED_RELAY_KEY: options.key } : {};
   const child = options.standalone
     ? standaloneRelay(node, port, options)
-    : hardhat(args, { LOCALHOST_RPC_URL: node.url, ...options.env }, options.logFile, options.nodeArgs);
+    : hardhat(
+        args,
+        { LOCALHOST_RPC_URL: options.rpcUrl ?? node.url, ...keyEnv, ...options.env },
+        options.logFile,
+        options.nodeArgs,
+      );
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   if (!options.noWait) {
@@ -201,12 +216,30 @@ export async function startRelay(node: Node, options: RelayStartOptions): Promis
   return { process: child, url, port, exited };
 }
 
-/** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0. */
-function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
-  const args = ["--rpc-url", node.url, "--contract", node.dripFeed, "--port", String(port), "--db", options.db];
+/** The flags both launchers share: batching and the settlement schedule. */
+function scheduleArgs(options: RelayStartOptions): string[] {
+  const args = ["--max-hold", options.maxHold ?? "0", "--poll-interval", String(options.pollInterval ?? 200)];
   if (options.batchSize !== undefined) args.push("--batch-size", String(options.batchSize));
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
-  const key = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
+  if (options.settleMargin !== undefined) args.push("--settle-margin", options.settleMargin);
+  if (options.minValue !== undefined) args.push("--min-value", options.minValue);
+  return args;
+}
+
+/** The relay without Hardhat: `ts-node scripts/relay/main.ts`, submitting from Hardhat account 0 (or `key`). */
+function standaloneRelay(node: Node, port: number, options: RelayStartOptions): ChildProcess {
+  const args = [
+    "--rpc-url",
+    options.rpcUrl ?? node.url,
+    "--contract",
+    node.dripFeed,
+    "--port",
+    String(port),
+    "--db",
+    options.db,
+  ];
+  args.push(...scheduleArgs(options));
+  const key = options.key ?? HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").privateKey;
   return spawnTracked(
     [
       ...(options.nodeArgs ?? []),
@@ -239,14 +272,31 @@ const TERMS = {
   paymentTimeout: 3600,
 };
 
+export interface PoolOptions {
+  /** "grief": the pool's token is a GasGriefToken (burns all gas on transfers to its victim, once one is set). */
+  token?: "mock" | "grief";
+  /** The provider of every agreement (default: a new random address each). */
+  provider?: string;
+}
+
 /**
  * A funded pool owned by Hardhat account `ownerIndex` (never account 0: that one is the relay's), an ACCEPT
  * grantee, and `count` agreements with no rate cap, so a provider's balance equals the accepted total.
  */
-export async function setupPool(node: Node, count: number, ownerIndex = 1): Promise<Fixture> {
+export async function setupPool(
+  node: Node,
+  count: number,
+  ownerIndex = 1,
+  options: PoolOptions = {},
+): Promise<Fixture> {
   const owner = hardhatAccount(ownerIndex, node.provider);
-  const token = await new MockGLM__factory(owner).deploy();
-  await token.waitForDeployment();
+  const deployed =
+    options.token === "grief"
+      ? await new GasGriefToken__factory(owner).deploy()
+      : await new MockGLM__factory(owner).deploy();
+  await deployed.waitForDeployment();
+  // A GasGriefToken has MockGLM's mint, approve and balanceOf.
+  const token = MockGLM__factory.connect(await deployed.getAddress(), owner);
   const dripFeed = DripFeed__factory.connect(node.dripFeed, owner);
   const salt = encodeBytes32String(`relay-test-${Date.now()}-${Math.random()}`.slice(0, 31));
   await (await dripFeed.createPool(await token.getAddress(), salt)).wait();
@@ -263,7 +313,7 @@ export async function setupPool(node: Node, count: number, ownerIndex = 1): Prom
   const calls: string[] = [];
   for (let i = 0; i < count; i++) {
     const id = hexlify(randomBytes(32));
-    const provider = Wallet.createRandom().address;
+    const provider = options.provider ?? Wallet.createRandom().address;
     agreements.push({ id, provider });
     calls.push(dripFeed.interface.encodeFunctionData("openAgreement", [poolId, id, provider, TERMS]));
   }
@@ -285,6 +335,9 @@ try {
   nativeSigner = undefined;
 }
 
+/** One EIP-712 hasher per domain (its domain separator is computed once). */
+const hashers = new Map<string, AcceptanceHasher>();
+
 /** Signs an acceptance JSON; with libsecp256k1 when present (ethers' JS signer takes ~3 ms, too slow for floods). */
 export async function signJson(
   fixture: Fixture,
@@ -302,7 +355,10 @@ export async function signJson(
     deadline: BigInt(options.deadline ?? Math.floor(Date.now() / 1000) + 2 * 86_400),
   };
   if (!nativeSigner) return toAcceptanceJson(await signAcceptance(signer, domain, acceptance));
-  const digest = new AcceptanceHasher(domain.chainId, domain.verifyingContract).digest({
+  const hasherKey = `${domain.chainId}:${domain.verifyingContract}`;
+  let hasher = hashers.get(hasherKey);
+  if (!hasher) hashers.set(hasherKey, (hasher = new AcceptanceHasher(domain.chainId, domain.verifyingContract)));
+  const digest = hasher.digest({
     ...acceptance,
     ...domain,
     signer: signer.address,
@@ -348,6 +404,15 @@ export interface AcceptanceStatusView {
   totalAccepted: string;
   agreementId: string;
   attempts: number;
+  dueAt: string | null;
+  dueReason: string | null;
+  quarantine: string | null;
+}
+
+export async function acceptance(relayUrl: string, id: string): Promise<AcceptanceStatusView> {
+  const { status, body } = await getJson<AcceptanceStatusView>(`${relayUrl}/v1/acceptances/${id}`);
+  if (status !== 200) throw new Error(`GET /v1/acceptances/${id}: ${status}`);
+  return body;
 }
 
 /** Waits until none of the ids is queued or submitted; returns their final views. */
@@ -374,4 +439,39 @@ export async function waitSettled(
     200,
   );
   return views;
+}
+
+/** The sum of a Prometheus metric's samples on the relay's /metrics (those with `labels`, when given). */
+export async function metric(relayUrl: string, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${relayUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const matches = labels
+      ? line.startsWith(`${name}{${labels}} `)
+      : line.startsWith(`${name} `) || line.startsWith(`${name}{`);
+    if (matches) sum += Number(line.split(" ").pop());
+  }
+  return sum;
+}
+
+export interface HealthView {
+  status: "ok" | "degraded" | "draining";
+  problems: { code: string; message: string }[];
+  queued: number;
+  submitted: number;
+  block: number | null;
+  agreements: { due: number; held: number };
+  quarantined: { lane: string; reason: string; strikes: number }[];
+}
+
+export async function health(relayUrl: string): Promise<HealthView> {
+  return (await getJson<HealthView>(`${relayUrl}/healthz`)).body;
+}
+
+/** Waits until the relay has seen the node's latest block (its clock follows block time on a test chain). */
+export async function waitSynced(relayUrl: string, provider: JsonRpcProvider): Promise<void> {
+  const latest = await provider.getBlockNumber();
+  await waitFor("the relay to see the latest block", async () =>
+    ((await health(relayUrl)).block ?? -1) >= latest ? true : undefined,
+  );
 }

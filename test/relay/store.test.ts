@@ -17,6 +17,7 @@ function item(agreementId: string, total: bigint): NewAcceptance {
     deadline: 1_900_000_000,
     signer: "0x70997970C51812dc3A010C7d01b50e0dfc79C720",
     signature: hexlify(randomBytes(65)),
+    contractSigner: false,
   };
 }
 
@@ -36,7 +37,7 @@ describe("relay: store group commit", function () {
       const agreements = Array.from({ length: 5 }, () => hexlify(randomBytes(32)));
       const items = Array.from({ length: 60 }, (_, i) => item(agreements[i % 5], BigInt(i + 1)));
       const order: string[] = [];
-      const inserts = items.map((it) => store.enqueue(it).then(() => order.push(it.id)));
+      const inserts = items.map((it) => store.enqueue(it, Date.now()).then(() => order.push(it.id)));
       // A resubmission while the first copy waits for its commit and flush resolves after it, never before.
       const duplicate = store.committed(items[0].id).then(() => order.push("duplicate"));
       expect(store.has(items[0].id)).to.equal(true);
@@ -45,18 +46,18 @@ describe("relay: store group commit", function () {
       expect(order.indexOf(items[0].id)).to.be.lessThan(order.indexOf("duplicate"));
       // Committed and flushed: committed() answers at once from now on.
       await store.committed(items[0].id);
-      // Each agreement keeps only its highest total queued; the rest were superseded in the same commits.
+      // Lower totals stay queued beside higher ones (set aside only once a higher total is settled).
       const counts = store.countByStatus();
-      expect(counts.queued).to.equal(5);
-      expect(counts.superseded).to.equal(55);
+      expect(counts.queued).to.equal(60);
+      expect(counts.superseded).to.equal(0);
       // A second batch of inserts in a later turn (a flush may still be running: it waits for the next one).
       const later = Array.from({ length: 10 }, (_, i) => item(agreements[i % 5], BigInt(100 + i)));
-      await Promise.all(later.map((it) => store.enqueue(it)));
+      await Promise.all(later.map((it) => store.enqueue(it, Date.now())));
       store.close();
 
       const reopened = new RelayStore(file, { synchronous });
       for (const it of [...items, ...later]) expect(reopened.get(it.id)?.totalAccepted).to.equal(it.totalAccepted);
-      expect(reopened.knownTotal(items[0].poolId, agreements[0])).to.equal(105n);
+      expect(reopened.pendingTotal(items[0].poolId, agreements[0])).to.equal(105n);
       reopened.close();
     });
   }
@@ -65,11 +66,92 @@ describe("relay: store group commit", function () {
     const file = path.join(dir, "close.sqlite");
     const store = new RelayStore(file);
     const pending = item(hexlify(randomBytes(32)), 7n);
-    const done = store.enqueue(pending);
+    const done = store.enqueue(pending, Date.now());
     store.close();
     await done;
     const reopened = new RelayStore(file);
     expect(reopened.get(pending.id)?.status).to.equal("queued");
     reopened.close();
+  });
+
+  describe("when a batch closes", function () {
+    const retry = { maxAttempts: 3, notBefore: (attempts: number) => 1_000 * attempts };
+
+    async function queued(file: string, totals: bigint[]) {
+      const store = new RelayStore(path.join(dir, file));
+      const agreement = hexlify(randomBytes(32));
+      const items = totals.map((t) => item(agreement, t));
+      await Promise.all(items.map((it) => store.enqueue(it, 0)));
+      return { store, items };
+    }
+
+    it("sets aside queued acceptances of the agreement up to the settled total, and keeps higher ones", async function () {
+      const { store, items } = await queued("settle.sqlite", [10n, 30n, 50n, 9n]);
+      const batch = store.createBatch([store.get(items[1].id)!], 1);
+      store.closeBatch(
+        batch,
+        new Map([[items[1].id, { kind: "settled", txHash: "0xaa", paid: 30n }]]),
+        "mined",
+        1n,
+        retry,
+      );
+      expect(store.get(items[0].id)).to.include({ status: "superseded", supersededBy: items[1].id });
+      expect(store.get(items[3].id)).to.include({ status: "superseded", supersededBy: items[1].id });
+      expect(store.get(items[1].id)).to.include({ status: "settled" });
+      expect(store.get(items[2].id)).to.include({ status: "queued" });
+      expect(store.settledTotal(items[0].poolId, items[0].agreementId)).to.equal(30n);
+      store.close();
+    });
+
+    it("charges an attempt for the item's own failure (failed after the last) but none for a requeue", async function () {
+      const { store, items } = await queued("attempts.sqlite", [10n, 20n]);
+      const [own, innocent] = items;
+      for (let round = 1; round <= 3; round++) {
+        const batch = store.createBatch([store.get(own.id)!, store.get(innocent.id)!], 1);
+        store.closeBatch(
+          batch,
+          new Map([
+            [own.id, { kind: "retry", reason: "its token fails" }],
+            [innocent.id, { kind: "requeue", reason: "the relay has no gas" }],
+          ]),
+          "requeued",
+          null,
+          retry,
+        );
+      }
+      expect(store.get(own.id)).to.include({ status: "failed", attempts: 3 });
+      expect(store.get(own.id)!.reason).to.match(/^gave up after 3 attempts: its token fails/);
+      expect(store.get(innocent.id)).to.include({ status: "queued", attempts: 0 });
+      // Posted again while it can still settle: queued again with its attempts reset.
+      expect(store.revive(own.id)).to.include({ status: "queued", attempts: 0, reason: null });
+      expect(store.revive(innocent.id)).to.equal(undefined);
+      store.close();
+    });
+  });
+
+  describe("when another store holds the file", function () {
+    it("refuses to open it (STORE_LOCKED), and opens once the holder closed it", function () {
+      const file = path.join(dir, "locked.sqlite");
+      const holder = new RelayStore(file);
+      expect(() => new RelayStore(file))
+        .to.throw(/in use by another relay/)
+        .with.property("code", "STORE_LOCKED");
+      holder.close();
+      new RelayStore(file).close();
+    });
+
+    it("refuses a file written for another submitting account (STORE_MISMATCH)", function () {
+      const file = path.join(dir, "submitter.sqlite");
+      const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+      const first = new RelayStore(file);
+      first.bindDeployment(31337n, contract, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+      first.close();
+      const second = new RelayStore(file);
+      expect(() => second.bindDeployment(31337n, contract, "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"))
+        .to.throw(/submitting account 0x70997970c51812dc3a010c7d01b50e0d17dc79c8, not 0x3c44/)
+        .with.property("code", "STORE_MISMATCH");
+      second.bindDeployment(31337n, contract, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+      second.close();
+    });
   });
 });

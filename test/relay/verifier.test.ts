@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Signature, Transaction, Wallet, hexlify, randomBytes } from "ethers";
 
 import { agreementView, decodeAgreement } from "../../scripts/relay/chain";
-import { encodeSettleBatch, signEip1559 } from "../../scripts/relay/submitter";
+import { encodeSettleBatch, signEip1559 } from "../../scripts/relay/encoding";
 import { AcceptanceHasher, acceptanceId, recoverEcdsa } from "../../scripts/relay/verifier";
 import { DripFeed__factory } from "../../typechain-types";
 import { acceptanceDigest, signAcceptance } from "../../scripts/sdk/acceptance";
