@@ -181,16 +181,38 @@ describe("relay: durability and failure handling", function () {
   describe("when an acceptance can no longer be settled", function () {
     it("marks an acceptance whose deadline passed in the queue failed (EXPIRED), and one whose agreement was released failed (AGREEMENT_RELEASED), without retries", async function () {
       const [a, b] = takeAgreements(2);
+      // A relay that waits 8 s to fill a batch, so both are still queued when the chain changes under them.
+      expect(await kill(relay.process, "SIGTERM")).to.equal(0);
+      relay = await startRelay(node, { db, batchSize: 50, maxWait: 8_000, logFile });
+      // The provider terminates b (a provider's termination may be released at once); its key is the node's.
+      await node.provider.send("hardhat_impersonateAccount", [b.provider]);
+      await node.provider.send("hardhat_setBalance", [b.provider, "0xde0b6b3a7640000"]);
       const { timestamp } = (await node.provider.getBlock("latest"))!;
-      const soon = await post(relay.url, await signJson(fx, fx.owner, a.id, 1_000n, { deadline: timestamp + 600 }));
+      // 20 minutes: beyond the relay's 10-minute settle margin, so nothing makes it urgent before the batch is due.
+      const soon = await post(relay.url, await signJson(fx, fx.owner, a.id, 1_000n, { deadline: timestamp + 1_200 }));
       expect(soon.status).to.equal(202);
       const later = await post(relay.url, await signJson(fx, fx.owner, b.id, 2_000n, { deadline: timestamp + 90_000 }));
       expect(later.status).to.equal(202);
-      // While they wait for the batch: time passes beyond the first deadline; the second agreement is released.
-      await (await fx.dripFeed.terminate(fx.poolId, b.id)).wait();
-      await node.provider.send("evm_increaseTime", [3_700]);
-      await node.provider.send("evm_mine", []);
-      await (await fx.dripFeed.release(fx.poolId, b.id)).wait();
+      // While they wait for the batch, one block: time passes beyond the first deadline, and the second agreement is
+      // terminated by its provider and released. In one block, so the relay cannot settle b between the two (a
+      // termination makes it settle the agreement at once).
+      await node.provider.send("evm_setAutomine", [false]);
+      try {
+        await node.provider.send("eth_sendTransaction", [
+          {
+            from: b.provider,
+            to: node.dripFeed,
+            data: fx.dripFeed.interface.encodeFunctionData("terminate", [fx.poolId, b.id]),
+            gas: "0x40000",
+          },
+        ]);
+        await fx.dripFeed.release(fx.poolId, b.id, { gasLimit: 400_000 });
+        await node.provider.send("evm_increaseTime", [3_700]);
+        await node.provider.send("evm_mine", []);
+      } finally {
+        await node.provider.send("evm_setAutomine", [true]);
+      }
+      expect((await fx.dripFeed.getAgreement(fx.poolId, b.id)).status).to.equal(3n); // Released
       const views = await waitSettled(relay.url, [soon.body.id!, later.body.id!], 30_000);
       const expired = views.get(soon.body.id!)!;
       const released = views.get(later.body.id!)!;
