@@ -6,3 +6,4 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
+import "./dashboard";
