@@ -275,6 +275,23 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     expect(await page.locator("#agreements tbody tr").count()).to.equal(2);
   });
 
+  it("says what is wrong with an unknown pool or agreement and a malformed address", async () => {
+    const unknown = `0x${"ee".repeat(32)}`;
+    await page.goto(`${dashboard!.url}/pool/${unknown}`);
+    await page.locator("[data-field=notFound]").waitFor();
+    expect(await page.locator("[data-field=notFound]").textContent()).to.equal(
+      `pool ${unknown} does not exist on chain 31337`,
+    );
+    await page.goto(`${dashboard!.url}/agreement/${s.poolId}/${unknown}`);
+    await page.locator("[data-field=notFound]").waitFor();
+    expect(await page.locator("[data-field=notFound]").textContent()).to.equal(
+      `agreement ${unknown.slice(2)} does not exist in pool ${s.poolId}`,
+    );
+    await page.goto(`${dashboard!.url}/provider/0x1234`);
+    await page.locator("[data-field=notFound]").waitFor();
+    expect(await page.locator("[data-field=notFound]").textContent()).to.match(/provider address must be/);
+  });
+
   it("updates without a reload when the chain moves", async () => {
     await open(`/agreement/${s.poolId}/${s.agreements.a}`);
     // A mark on the document: still there after the update means the page was not reloaded.
