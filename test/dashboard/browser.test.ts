@@ -4,15 +4,17 @@ import path from "node:path";
 
 import { expect } from "chai";
 import { HDNodeWallet } from "ethers";
+import pino from "pino";
 import type { Locator, Page } from "playwright-core";
 
 import { type DripFeed, DripFeed__factory } from "../../typechain-types";
 import { startRelay, type Relay } from "../../scripts/relay";
 import { formatAmount, formatAmountFixed, parseAmount, payableAt, toAcceptanceJson } from "../../scripts/sdk";
 import { capAt, floorAt, RATE_SCALE } from "../helpers/payoutModel";
+import { freePort } from "../helpers/net";
 import { ROOT, startNode, type TestNode } from "../tasks/harness";
 import { type Browser, type DashboardProcess, launchChromium, OUTPUT_DIR, startDashboardTask } from "./browser";
-import { runScenario, type Scenario } from "./scenario";
+import { deploy, runScenario, type Scenario } from "./scenario";
 
 /**
  * The dashboard as people use it: `npx hardhat --network localhost dripfeed dashboard --relay <url>` against a
@@ -52,6 +54,7 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
   let node: TestNode | undefined;
   let relay: Relay | undefined;
   let dashboard: DashboardProcess | undefined;
+  let starting: Promise<DashboardProcess> | undefined;
   let s: Scenario;
   let dripFeed: DripFeed;
   const dbDir = mkdtempSync(path.join(tmpdir(), "dripfeed-dashboard-relay-"));
@@ -63,10 +66,26 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
   const shot = (name: string) => page.screenshot({ path: path.join(OUTPUT_DIR, `${name}.png`), fullPage: true });
 
   before(async function () {
-    browser = await launchChromium(this);
-    page = await browser.context.newPage();
+    // In parallel where nothing depends: the browser with the node; the dashboard task's start-up (Hardhat loading,
+    // ten seconds and more) with the scenario, once the contracts exist.
+    const chromium = launchChromium(this);
     node = await startNode();
-    s = await runScenario(node.rpcUrl);
+    browser = await chromium;
+    page = await browser.context.newPage();
+    const deployment = await deploy(node.rpcUrl);
+    const relayPort = await freePort();
+    starting = startDashboardTask(node.rpcUrl, [
+      "--contract",
+      deployment.dripFeed,
+      "--port",
+      "0",
+      "--relay",
+      `http://127.0.0.1:${relayPort}`,
+      "--refresh",
+      "1s",
+    ]);
+    starting.catch(() => undefined); // awaited below; a failure before then is reported there
+    s = await runScenario(deployment);
     dripFeed = DripFeed__factory.connect(s.dripFeed, s.provider);
     // A relay that holds what it receives (batches wait an hour to fill), submitting from account 0.
     const submitter = HDNodeWallet.fromPhrase(MNEMONIC, undefined, "m/44'/60'/0'/0/0").connect(s.provider);
@@ -74,10 +93,10 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
       provider: s.provider,
       signer: submitter,
       contract: s.dripFeed,
-      port: 0,
+      port: relayPort,
       db: path.join(dbDir, "relay.sqlite"),
       maxWaitMs: 3_600_000,
-      logger: (await import("pino")).default({ level: "silent" }),
+      logger: pino({ level: "silent" }),
     });
     const posted = await fetch(`${relay.url}/v1/acceptances`, {
       method: "POST",
@@ -85,21 +104,12 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
       body: JSON.stringify(toAcceptanceJson(s.heldAcceptance)),
     });
     expect(posted.status, await posted.clone().text()).to.equal(202);
-    dashboard = await startDashboardTask(node.rpcUrl, [
-      "--contract",
-      s.dripFeed,
-      "--port",
-      "0",
-      "--relay",
-      relay.url,
-      "--refresh",
-      "1s",
-    ]);
+    dashboard = await starting;
   });
 
   after(async () => {
     await browser?.close();
-    await dashboard?.stop();
+    await (dashboard ?? (await starting?.catch(() => undefined)))?.stop();
     await relay?.close();
     await node?.stop();
     s?.provider.destroy();
@@ -300,11 +310,11 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     await s.providerClient.claim(s.poolId, s.agreements.a);
     const after = await dripFeed.getAgreement(s.poolId, s.agreements.a);
     expect(after.paid > before.paid).to.equal(true);
-    await page.waitForFunction(
-      `document.querySelector("#agreement [data-field=paid]")?.getAttribute("data-raw") === "${after.paid}"`,
-      undefined,
-      { timeout: 15_000 },
-    );
+    const paid = page.locator("#agreement [data-field=paid]");
+    for (const deadline = Date.now() + 15_000; (await paid.getAttribute("data-raw")) !== after.paid.toString();) {
+      expect(Date.now() < deadline, "the page shows the new paid amount within 15 s").to.equal(true);
+      await page.waitForTimeout(200);
+    }
     expect(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument)).to.equal(
       true,
     );

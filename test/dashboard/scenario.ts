@@ -25,10 +25,14 @@ import {
 const GLM = { decimals: 18, symbol: "GLM" };
 export const glm = (text: string): bigint => parseAmount(text, GLM);
 
-export interface Scenario {
+/** DripFeed and MockGLM freshly deployed on the node. */
+export interface Deployment {
   provider: JsonRpcProvider;
   dripFeed: string;
   token: string;
+}
+
+export interface Scenario extends Deployment {
   /** The first pool: grants, three agreements. */
   poolId: string;
   /** A second pool of another owner, paying the same provider as agreement A. */
@@ -55,8 +59,16 @@ export interface Scenario {
 
 const id = (n: number): string => `0x${n.toString(16).padStart(2, "0").repeat(32)}`;
 
-export async function runScenario(rpcUrl: string): Promise<Scenario> {
+export async function deploy(rpcUrl: string): Promise<Deployment> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
+  const deployer = await provider.getSigner(0);
+  const token = await (await new MockGLM__factory(deployer).deploy()).waitForDeployment();
+  const dripFeed = await (await new DripFeed__factory(deployer).deploy()).waitForDeployment();
+  return { provider, dripFeed: await dripFeed.getAddress(), token: await token.getAddress() };
+}
+
+/** Plays the scenario on a fresh deployment (the dashboard may already be watching). */
+export async function runScenario({ provider, dripFeed, token: tokenAddress }: Deployment): Promise<Scenario> {
   const signers = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => provider.getSigner(i)));
   const [deployer, owner, supervisor, revoked, opener, providerA, providerB, otherOwner] = signers;
   const advance = async (seconds: number): Promise<void> => {
@@ -65,10 +77,7 @@ export async function runScenario(rpcUrl: string): Promise<Scenario> {
   };
   const now = async (): Promise<bigint> => BigInt((await provider.getBlock("latest"))!.timestamp);
 
-  const token = await (await new MockGLM__factory(deployer).deploy()).waitForDeployment();
-  const dripFeedContract = await (await new DripFeed__factory(deployer).deploy()).waitForDeployment();
-  const dripFeed = await dripFeedContract.getAddress();
-  const tokenAddress = await token.getAddress();
+  const token = MockGLM__factory.connect(tokenAddress, deployer);
   for (const who of [owner, otherOwner]) await (await token.mint(who.address, glm("1000"))).wait();
 
   const ownerClient = await DripFeedClient.connect(dripFeed, owner);

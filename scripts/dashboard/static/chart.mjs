@@ -13,6 +13,11 @@ const STYLE = {
 
 const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 
+const axisTime = (seconds, span) => {
+  const text = iso(seconds);
+  return span > 2 * 86_400 ? `${text.slice(5, 10)} ${text.slice(11, 16)}` : text.slice(11, 16);
+};
+
 /** A vertical marker at unix time `at` with a label at its top. */
 function marker(u, at, label, color) {
   if (at === null || at === undefined) return;
@@ -29,7 +34,7 @@ function marker(u, at, label, color) {
   ctx.lineTo(x, u.bbox.top + u.bbox.height);
   ctx.stroke();
   ctx.font = `${12 * window.devicePixelRatio}px system-ui, sans-serif`;
-  ctx.fillText(label, x + 4 * window.devicePixelRatio, u.bbox.top + 14 * window.devicePixelRatio);
+  ctx.fillText(label, x + 4 * window.devicePixelRatio, u.bbox.top + 30 * window.devicePixelRatio);
   ctx.restore();
 }
 
@@ -38,9 +43,12 @@ function options(chart, width, markers) {
   return {
     width,
     height: 340,
-    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max * 1.05 || 1] } },
-    axes: [{}, { label: chart.symbol, size: 70 }],
+    // Times in UTC like every ISO time on the page: hours and minutes, with the date when the span is days.
+    axes: [
+      { values: (u, splits) => splits.map((v) => axisTime(v, u.scales.x.max - u.scales.x.min)) },
+      { label: chart.symbol, size: 70 },
+    ],
     legend: { live: true },
     series: [
       { label: "time (UTC)", value: (_u, v) => (v === null || v === undefined ? "—" : iso(v)) },
