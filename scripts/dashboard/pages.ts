@@ -88,10 +88,8 @@ export class Pages {
   async index(): Promise<IndexPage> {
     const chain = await this.chain();
     const now = BigInt(chain.time.unix);
-    const [created, opened] = await Promise.all([
-      this.events.read(["PoolCreated"]),
-      this.events.read(["AgreementOpened"]),
-    ]);
+    const created = this.events.read(["PoolCreated"]);
+    const opened = this.events.read(["AgreementOpened"]);
     const pools = await Promise.all(
       created.map(async (event) => {
         const { pool, token } = await this.poolAndToken(event.args.poolId as string);
@@ -109,10 +107,8 @@ export class Pages {
     const chain = await this.chain();
     const now = BigInt(chain.time.unix);
     const { pool, token } = await this.poolAndToken(id);
-    const [grantEvents, agreementEvents] = await Promise.all([
-      this.events.read(["GrantSet"], id),
-      this.events.read(AGREEMENT_EVENTS, id),
-    ]);
+    const grantEvents = this.events.read(["GrantSet"], id);
+    const agreementEvents = this.events.read(AGREEMENT_EVENTS, id);
     const grantees = [...new Set(grantEvents.map((e) => e.args.grantee as string))];
     const grants = await Promise.all(
       grantees.map(async (grantee) => {
@@ -141,7 +137,7 @@ export class Pages {
     const now = BigInt(chain.time.unix);
     const { pool, token } = await this.poolAndToken(id);
     const a = await this.client.getAgreement(id, agreementIdToBytes32(agreementId));
-    const events = await this.events.read(AGREEMENT_EVENTS, id, a.agreementId);
+    const events = this.events.read(AGREEMENT_EVENTS, id, a.agreementId);
     const agreement = agreementJson(a, token, await this.claimable(a), events, now);
     const relay = await this.relayJson(chain, [agreement], now, token, [agreement]);
     return {
@@ -158,13 +154,13 @@ export class Pages {
     const provider = requireAddress(address, "provider address");
     const chain = await this.chain();
     const now = BigInt(chain.time.unix);
-    const opened = await this.events.read(["AgreementOpened"], null, null, zeroPadValue(provider, 32));
+    const opened = this.events.read(["AgreementOpened"], null, null, zeroPadValue(provider, 32));
     const agreements = await Promise.all(
       opened.map(async (event) => {
         const poolId = event.args.poolId as string;
         const { token } = await this.poolAndToken(poolId);
         const a = await this.client.getAgreement(poolId, event.args.agreementId as string);
-        const events = await this.events.read(AGREEMENT_EVENTS, poolId, a.agreementId);
+        const events = this.events.read(AGREEMENT_EVENTS, poolId, a.agreementId);
         return { row: agreementJson(a, token, await this.claimable(a), events, now), token };
       }),
     );
@@ -193,7 +189,9 @@ export class Pages {
 
   // ---------------------------------------------------------------- helpers
 
+  /** The chain's height and clock, with the events brought up to it: the start of every page. */
   async chain(): Promise<ChainJson> {
+    await this.events.sync();
     const block = await this.read("reading the latest block", () => this.client.provider.getBlock("latest"));
     if (!block) throw toDripFeedError(new Error("the node has no latest block"), "reading the latest block");
     const now = BigInt(block.timestamp);
