@@ -57,7 +57,10 @@ const config: HardhatUserConfig = {
     },
   },
   networks: {
-    hardhat: {},
+    // The block gas limit at the EIP-7825 per-transaction cap (2^24): above it Hardhat's gas estimator gives up on a
+    // transaction that needs far more gas than it uses, such as a one-item settleBatch (ITEM_CALL_GAS in reserve),
+    // and a relay's estimate fails. No transaction may use more than the cap anyway. Applies to `hardhat node` too.
+    hardhat: { blockGasLimit: 16_777_216 },
     localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
     ...remoteNetworks,
   },

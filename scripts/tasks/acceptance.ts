@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 import { parseAcceptanceJson, toAcceptanceJson } from "../sdk/acceptance";
-import { type AcceptorStateJson, DebitNoteAcceptor } from "../sdk/acceptor";
+import { type AcceptorStateJson, DebitNoteAcceptor, readAcceptContext } from "../sdk/acceptor";
 import { formatAmount } from "../sdk/amounts";
-import { parseDebitNote } from "../sdk/debitNote";
+import { parseDebitNote, rfc3339Micros } from "../sdk/debitNote";
 import { DripFeedError } from "../sdk/errors";
-import { agreementIdToBytes32 } from "../sdk/ids";
+import { agreementIdToBytes32, requireAddress } from "../sdk/ids";
+import type { TokenInfo } from "../sdk/token";
 import { verifyAcceptance } from "../sdk/verify";
 import { taskContext } from "./context";
 import { parseDuration, parsePoolId, required } from "./flags";
@@ -31,6 +32,9 @@ interface AcceptArgs {
   deadline?: string;
   state?: string;
   from?: string;
+  receivedAt?: string;
+  payer?: string;
+  platform?: string;
 }
 
 dripfeed
@@ -45,6 +49,12 @@ dripfeed
     "acceptor state file (per-activity totals), read and updated; needed for agreements with several activities",
   )
   .addOptionalParam("from", "signing account: the owner or an ACCEPT grantee (index or address, default 0)")
+  .addOptionalParam(
+    "receivedAt",
+    "when your yagna received the note (RFC 3339, the event's eventDate; default: now on the chain's clock)",
+  )
+  .addOptionalParam("payer", "the requestor's payment address the note must be billed to (default: the pool owner)")
+  .addOptionalParam("platform", "the payment platform the note must name (default: the chain's Golem platform)")
   .setAction(
     guarded(async (args: AcceptArgs, hre) => {
       const poolId = parsePoolId(args.pool);
@@ -52,23 +62,21 @@ dripfeed
       const note = parseDebitNote(readJsonFile(required(args.debitNote, "debit-note"), "debit note"));
       const out = required(args.out, "out");
       const ttl = args.deadline ? parseDuration(args.deadline, "deadline") : undefined;
-      const { client, signer } = await taskContext(hre, args.from);
-      const agreement = await client.getAgreement(poolId, agreementId);
-      const token = await client.token((await client.getPool(poolId)).token);
-      const acceptor = new DebitNoteAcceptor({
-        poolId,
-        agreementId,
-        terms: agreement.terms,
-        startedAt: agreement.startedAt,
-        token,
+      const receivedAt = args.receivedAt ? rfc3339Micros(args.receivedAt, "--received-at") / 1_000_000n : undefined;
+      const { client, signer, account } = await taskContext(hre, args.from);
+      const acceptor = await DebitNoteAcceptor.fromChain(client, poolId, agreementId, {
         acceptanceTtl: ttl,
+        ...(args.payer ? { payer: requireAddress(args.payer, "--payer") } : {}),
+        ...(args.platform ? { paymentPlatform: args.platform } : {}),
       });
       if (args.state && existsSync(args.state)) {
         acceptor.importState(JSON.parse(readJsonFile(args.state, "acceptor state")) as AcceptorStateJson);
       }
-      const signed = await acceptor.acceptOrThrow(note, signer, client.domain, await client.now());
+      const context = await readAcceptContext(client, poolId, agreementId, account);
+      const signed = await acceptor.acceptOrThrow(note, signer, client.domain, { ...context, receivedAt });
       writeFileSync(out, `${JSON.stringify(toAcceptanceJson(signed), null, 2)}\n`);
       if (args.state) writeFileSync(args.state, `${toJson(acceptor.exportState())}\n`);
+      const token = acceptor.config.token as TokenInfo;
       print(
         `accepted debit note ${note.debitNoteId}: agreement total ${formatAmount(signed.totalAccepted, token)}, valid until ${signed.deadline}; wrote ${out}`,
       );

@@ -6,4 +6,5 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
+import "./acceptor";
 import "./dashboard";

@@ -203,6 +203,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
         file("state.json"),
         "--from",
         "1",
+        "--received-at",
+        toRfc3339(a.startedAt + 240n),
       );
       expectOk(accepted);
       expect(await provider.getBlockNumber()).to.equal(block);
@@ -333,8 +335,11 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
             file("state.json"),
             "--from",
             "1",
+            "--received-at",
+            toRfc3339(a.startedAt + 300n),
           ],
-          /refused: arrived 60 s after the previous note of this activity; the debit-note interval is 120 s/,
+          // agreement A is released by now: the policy refuses every note of it before any other rule
+          /refused: agreement a+01 is released on chain; nothing can be paid on it \[rule agreement\]/,
         ],
       ];
       const senders = [0, 1, 4, 6].map((i) => address(i));
