@@ -1,8 +1,10 @@
 import { FetchRequest, JsonRpcProvider, type Provider } from "ethers";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 
 import { DripFeedClient } from "../sdk/client";
 import { DripFeedError } from "../sdk/errors";
+import { createLogger } from "../service/logger";
+import { type Service, serveUntilSignal } from "../service/lifecycle";
 import { EventReader } from "./events";
 import { buildHttp } from "./http";
 import { Pages } from "./pages";
@@ -34,12 +36,14 @@ export interface DashboardOptions {
   onListening?: (url: string) => void;
 }
 
-export interface Dashboard {
+export interface Dashboard extends Service {
   url: string;
-  close(): Promise<void>;
 }
 
-/** A JSON-RPC provider for a fixed chain that fails a call after RPC_TIMEOUT_MS instead of hanging the page. */
+/**
+ * A JSON-RPC provider for a fixed chain that fails a call after RPC_TIMEOUT_MS instead of hanging the page (the
+ * services' `connectRpc` keeps ethers' five-minute default, right for a daemon but not for a person watching).
+ */
 export function rpcProvider(url: string, chainId: number): JsonRpcProvider {
   const request = new FetchRequest(url);
   request.timeout = RPC_TIMEOUT_MS;
@@ -47,7 +51,7 @@ export function rpcProvider(url: string, chainId: number): JsonRpcProvider {
 }
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const log = options.logger ?? pino({ name: "dripfeed-dashboard" });
+  const log = options.logger ?? createLogger("dripfeed-dashboard");
   const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
   if (!Number.isInteger(refreshMs) || refreshMs < 250) {
     throw new DripFeedError("INVALID_ARGUMENT", `--refresh must be at least 250 ms, got ${refreshMs}`, "refresh");
@@ -66,15 +70,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   return { url, close: () => app.close() };
 }
 
-/** Runs the dashboard until SIGTERM or SIGINT, then closes the server and exits 0. */
-export async function runDashboardUntilSignal(options: DashboardOptions): Promise<void> {
-  const log = options.logger ?? pino({ name: "dripfeed-dashboard" });
+/** Starts the dashboard, then serves until SIGTERM or SIGINT and exits like every DripFeed service. */
+export async function runDashboardUntilSignal(options: DashboardOptions): Promise<never> {
+  const log = options.logger ?? createLogger("dripfeed-dashboard");
   const dashboard = await startDashboard({ ...options, logger: log });
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  log.info({ signal }, "stopping");
-  await dashboard.close();
-  process.exit(0);
+  return serveUntilSignal(dashboard, { log, drainTimeoutMs: 5_000 });
 }

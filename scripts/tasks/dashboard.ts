@@ -1,9 +1,9 @@
 import { types } from "hardhat/config";
-import pino from "pino";
 
 import { DEFAULT_PORT, rpcProvider, runDashboardUntilSignal } from "../dashboard";
 import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
+import { createLogger } from "../service/logger";
 import { dripFeedDeployment } from "./context";
 import { parseDuration } from "./flags";
 import { guarded, print } from "./output";
@@ -52,7 +52,8 @@ dripfeed
       const deployment = args.contract
         ? { address: requireAddress(args.contract, "--contract"), blockNumber: 0 }
         : await dripFeedDeployment(hre);
-      const logger = pino({ name: "dripfeed-dashboard", level: process.env.LOG_LEVEL ?? "warn" });
+      // The URL line below is for people; the JSON log only says more when LOG_LEVEL asks for it.
+      const logger = createLogger("dripfeed-dashboard", { level: process.env.LOG_LEVEL ?? "warn" });
       const refreshMs = Number(parseDuration(args.refresh, "refresh")) * 1000;
       await runDashboardUntilSignal({
         provider: rpcProvider(config.url, chainId),

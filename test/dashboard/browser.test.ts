@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 import { HDNodeWallet } from "ethers";
-import pino from "pino";
+import { createLogger } from "../../scripts/service/logger";
 import type { Locator, Page } from "playwright-core";
 
 import { type DripFeed, DripFeed__factory } from "../../typechain-types";
@@ -96,7 +96,7 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
       port: relayPort,
       db: path.join(dbDir, "relay.sqlite"),
       maxWaitMs: 3_600_000,
-      logger: pino({ level: "silent" }),
+      logger: createLogger("dripfeed-relay", { level: "silent" }),
     });
     const posted = await fetch(`${relay.url}/v1/acceptances`, {
       method: "POST",
