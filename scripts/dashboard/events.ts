@@ -86,7 +86,7 @@ export class EventReader {
   }
 
   private async syncOnce(): Promise<void> {
-    const latest = await this.rpc("reading the latest block number", () => this.client.provider.getBlockNumber());
+    const latest = await chainRead("reading the latest block number", () => this.client.provider.getBlockNumber());
     // The blocks after the last sync, and its last REORG_DEPTH again; all of it on a chain that got shorter (a local
     // node restarted from scratch).
     const start = latest < this.syncedTo ? this.fromBlock : Math.max(this.fromBlock, this.syncedTo + 1 - REORG_DEPTH);
@@ -131,18 +131,19 @@ export class EventReader {
   private async blockTime(blockNumber: number): Promise<bigint> {
     const known = this.blockTimes.get(blockNumber);
     if (known !== undefined) return known;
-    const block = await this.rpc(`reading block ${blockNumber}`, () => this.client.provider.getBlock(blockNumber));
+    const block = await chainRead(`reading block ${blockNumber}`, () => this.client.provider.getBlock(blockNumber));
     if (!block) throw toDripFeedError(new Error(`block ${blockNumber} not found`), "reading event times");
     const time = BigInt(block.timestamp);
     this.blockTimes.set(blockNumber, time);
     return time;
   }
+}
 
-  private async rpc<T>(action: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw toDripFeedError(error, action);
-    }
+/** A chain read whose failure becomes the SDK's DripFeedError naming `action` (RPC_ERROR when the node is gone). */
+export async function chainRead<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toDripFeedError(error, action);
   }
 }

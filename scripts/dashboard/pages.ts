@@ -5,9 +5,9 @@ import { agreementIdToBytes32, requireAddress, requireBytes32 } from "../sdk/ids
 import { toDripFeedError } from "../sdk/revert";
 import type { TokenInfo } from "../sdk/token";
 import { payoutChart, type PayoutChart } from "./chart";
-import { AGREEMENT_EVENTS, type ChainEvent, type EventReader } from "./events";
+import { AGREEMENT_EVENTS, type ChainEvent, chainRead, type EventReader } from "./events";
 import { type AmountJson, amountJson, type TimeJson, timeJson } from "./format";
-import type { RelayClient, RelayHealth } from "./relay";
+import { failureReason, type RelayClient, type RelayHealth } from "./relay";
 import {
   type AgreementJson,
   agreementJson,
@@ -114,7 +114,7 @@ export class Pages {
       grantees.map(async (grantee) => {
         const [grant, acceptValidUntil] = await Promise.all([
           this.client.grantOf(id, grantee),
-          this.read("reading acceptValidUntil", () => this.client.contract.acceptValidUntil(id, grantee)),
+          chainRead("reading acceptValidUntil", () => this.client.contract.acceptValidUntil(id, grantee)),
         ]);
         return grantJson(grantee, grant, acceptValidUntil, token, now);
       }),
@@ -192,7 +192,7 @@ export class Pages {
   /** The chain's height and clock, with the events brought up to it: the start of every page. */
   async chain(): Promise<ChainJson> {
     await this.events.sync();
-    const block = await this.read("reading the latest block", () => this.client.provider.getBlock("latest"));
+    const block = await chainRead("reading the latest block", () => this.client.provider.getBlock("latest"));
     if (!block) throw toDripFeedError(new Error("the node has no latest block"), "reading the latest block");
     const now = BigInt(block.timestamp);
     return {
@@ -209,7 +209,7 @@ export class Pages {
   }
 
   private claimable(a: AgreementView): Promise<bigint> {
-    return this.read("reading claimable", () => this.client.contract.claimable(a.poolId, a.agreementId));
+    return chainRead("reading claimable", () => this.client.contract.claimable(a.poolId, a.agreementId));
   }
 
   private async countActive(poolId: string, ids: string[]): Promise<{ total: number; active: number }> {
@@ -256,7 +256,8 @@ export class Pages {
           try {
             state = relayAgreementJson(await this.relay!.agreement(ref.poolId, ref.agreementId), unitsOf, now);
           } catch (error) {
-            state = { ...relayAgreementJson(undefined, unitsOf, now), error: (error as Error).message };
+            const message = `the relay did not answer for this agreement: ${failureReason(error)}`;
+            state = { ...relayAgreementJson(undefined, unitsOf, now), error: message };
           }
           if (row) row.relay = state;
           if (state.pending > 0) waiting.push({ ...ref, ...state });
@@ -269,14 +270,6 @@ export class Pages {
 
   private async tokenOfPool(poolId: string): Promise<TokenInfo> {
     return (await this.poolAndToken(poolId)).token;
-  }
-
-  private async read<T>(action: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw toDripFeedError(error, action);
-    }
   }
 }
 

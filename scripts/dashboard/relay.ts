@@ -98,7 +98,7 @@ export class RelayClient {
       // 503 while draining still has a body that says so.
       if (!response.ok && !isObject(body)) throw new Error(`GET /healthz answered ${response.status}`);
     } catch (error) {
-      health.error = `relay ${this.url} is unreachable: ${reason(error)}`;
+      health.error = `relay ${this.url} is unreachable: ${failureReason(error)}`;
       return health;
     }
     health.reachable = true;
@@ -165,7 +165,8 @@ export class RelayClient {
   }
 }
 
-function reason(error: unknown): string {
+/** Why a request to the relay failed, in a few words ("ECONNREFUSED", "no answer in time", "answered 500"). */
+export function failureReason(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (error.name === "TimeoutError") return "no answer in time";
