@@ -16,7 +16,7 @@ import type { ChainEvent } from "./events";
 export type PaceBasis = "acceptances" | "rate cap" | "cap backlog" | "stream floor" | "stopped" | "idle";
 
 export interface Forecast {
-  /** What is still locked for the provider: budget - paid. */
+  /** What is still locked for the provider: budget - paid (0 once released: the rest went back to the pool). */
   budgetLeft: bigint;
   /** 1e18-scaled base units per second (0 when nothing pays). */
   rate: bigint;
@@ -45,7 +45,7 @@ function acceptancePace(agreement: AgreementView, events: readonly ChainEvent[])
 
 export function forecast(agreement: AgreementView, events: readonly ChainEvent[], now: bigint): Forecast {
   const { terms } = agreement;
-  const budgetLeft = terms.budget - agreement.paid;
+  const budgetLeft = agreement.status === "Released" ? 0n : terms.budget - agreement.paid;
   const payable = payableAt(agreement, now);
   const exhausted = payable >= terms.budget;
   if (agreement.status !== "Active") return { budgetLeft, rate: 0n, basis: "stopped", exhausted };

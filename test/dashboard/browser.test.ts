@@ -131,7 +131,7 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
       await expectAmount(row.locator("[data-field=free]"), pool.balance - pool.locked, "free");
     }
     expect(await page.locator(`tr[data-pool="${s.poolId}"] [data-field=agreements]`).textContent()).to.equal(
-      "2 active / 3",
+      "2 active / 4",
     );
     expect(await page.locator("#relay-panel [data-field=relay-queued]").textContent()).to.equal("1");
     const held = page.locator(`#relay-panel tr[data-agreement="${s.agreements.a}"]`);
@@ -176,7 +176,7 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     );
 
     const now = await s.now();
-    for (const id of [s.agreements.a, s.agreements.b, s.agreements.c]) {
+    for (const id of [s.agreements.a, s.agreements.b, s.agreements.c, s.agreements.e]) {
       const row = page.locator(`#agreements tr[data-agreement="${id}"]`);
       const a = await dripFeed.getAgreement(s.poolId, id);
       await expectAmount(row.locator("[data-field=budget]"), a.terms.budget, `${id} budget`);
@@ -187,7 +187,8 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
         await dripFeed.claimable(s.poolId, id),
         `${id} claimable`,
       );
-      await expectAmount(row.locator("[data-field=budgetLeft]"), a.terms.budget - a.paid, `${id} budget left`);
+      const locked = a.status === 3n ? 0n : a.terms.budget - a.paid; // a released budget went back to the pool
+      await expectAmount(row.locator("[data-field=budgetLeft]"), locked, `${id} budget left`);
       expect(await row.locator("[data-address]").nth(1).getAttribute("data-address")).to.equal(a.provider);
     }
     const a = page.locator(`#agreements tr[data-agreement="${s.agreements.a}"]`);
@@ -203,6 +204,9 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     expect(await bRow.locator(".badge").textContent()).to.equal("Terminated");
     expect(await unixOf(bRow.locator("[data-field=claimWindowEnd]"))).to.equal(b.terminatedAt + b.terms.paymentTimeout);
     expect(await a.locator("[data-field=relayPending]").getAttribute("data-count")).to.equal("1");
+    const eRow = page.locator(`#agreements tr[data-agreement="${s.agreements.e}"]`);
+    expect(await eRow.locator(".badge").textContent()).to.equal("Released");
+    expect(await eRow.locator("[data-field=runsOutAt]").textContent()).to.equal("stopped (Released)");
     await shot("pool");
   });
 
@@ -259,6 +263,32 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     }
   });
 
+  it("a released agreement: frozen at its termination, its release paying the provider, then refunding the rest", async () => {
+    await open(`/agreement/${s.poolId}/${s.agreements.e}`);
+    const e = await dripFeed.getAgreement(s.poolId, s.agreements.e);
+    expect(e.status).to.equal(3n);
+    expect(await page.locator("#agreement [data-field=status]").textContent()).to.equal("Released");
+    await expectAmount(page.locator("#agreement [data-field=paid]"), e.paid, "paid");
+    await expectAmount(page.locator("#agreement [data-field=claimable]"), 0n, "claimable");
+    expect(await unixOf(page.locator("#agreement [data-field=terminatedAt]"))).to.equal(e.terminatedAt);
+    expect(await page.locator("#chart").getAttribute("data-terminated-at")).to.equal(e.terminatedAt.toString());
+    expect(await page.locator("#chart").getAttribute("data-series")).to.equal("budget floor payable accepted paid");
+    const [released] = await dripFeed.queryFilter(dripFeed.filters.AgreementReleased(s.poolId, s.agreements.e));
+    const [claimed] = await dripFeed.queryFilter(dripFeed.filters.Claimed(s.poolId, s.agreements.e));
+    expect(claimed.args.paid).to.equal(e.paid);
+    expect(released.args.refunded).to.equal(e.terms.budget - e.paid);
+    const events = await page
+      .locator("#timeline tr")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-event")).filter((name) => name !== null));
+    // Newest first; release pays the provider (Claimed) before it refunds (AgreementReleased), in one transaction.
+    expect(events).to.deep.equal(["AgreementReleased", "Claimed", "AgreementTerminated", "AgreementOpened"]);
+    const text = await page.locator('#timeline tr[data-event="AgreementReleased"]').textContent();
+    expect(text).to.contain(`released: ${formatAmount(released.args.refunded, GLM)} back to the pool's free balance`);
+    expect(
+      await page.locator('#timeline tr[data-event="AgreementReleased"] [data-field=txHash]').textContent(),
+    ).to.equal(released.transactionHash);
+  });
+
   it("provider page: every agreement paying the address across pools, claimable now and claim-window ends", async () => {
     await open(`/provider/${s.providerA.address}`);
     let total = 0n;
@@ -282,7 +312,7 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
     const b = await dripFeed.getAgreement(s.poolId, s.agreements.b);
     const row = page.locator(`#agreements tr[data-agreement="${s.agreements.b}"]`);
     expect(await unixOf(row.locator("[data-field=claimWindowEnd]"))).to.equal(b.terminatedAt + b.terms.paymentTimeout);
-    expect(await page.locator("#agreements tbody tr").count()).to.equal(2);
+    expect(await page.locator("#agreements tbody tr").count()).to.equal(3);
   });
 
   it("says what is wrong with an unknown pool or agreement and a malformed address", async () => {

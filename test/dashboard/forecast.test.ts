@@ -51,6 +51,12 @@ describe("dashboard forecast: pace now and when the budget runs out", () => {
     const stopped = forecast(agreementOf({ terms, status: "Terminated", terminatedAt: START + 2n }), [], START + 60n);
     expect(stopped).to.deep.include({ basis: "stopped", exhausted: false });
     expect(stopped.runsOutAt).to.equal(undefined);
+    const released = forecast(
+      agreementOf({ terms, status: "Released", terminatedAt: START + 2n, paid: 2n * GLM }),
+      [],
+      START + 60n,
+    );
+    expect(released, "a released budget is back in the pool").to.deep.include({ basis: "stopped", budgetLeft: 0n });
     const usedUp = forecast(agreementOf({ terms, paid: 5n * GLM }), [], START + 60n);
     expect(usedUp).to.deep.include({ exhausted: true, budgetLeft: 0n });
     expect(usedUp.runsOutAt).to.equal(undefined);

@@ -37,7 +37,9 @@ export interface Scenario extends Deployment {
   poolId: string;
   /** A second pool of another owner, paying the same provider as agreement A. */
   otherPoolId: string;
-  agreements: { a: string; b: string; c: string; d: string };
+  /** a: cap and floor; b: floor only, terminated by the owner; c: neither, opened by the OPEN grantee; d: in the
+   * other pool, paying a's provider; e: floor only, terminated by its provider and released at once. */
+  agreements: { a: string; b: string; c: string; d: string; e: string };
   /** Accounts by role. */
   owner: JsonRpcSigner;
   supervisor: JsonRpcSigner;
@@ -100,7 +102,7 @@ export async function runScenario({ provider, dripFeed, token: tokenAddress }: D
     openRefillRate: parseRate("10 GLM/day", GLM),
   });
 
-  const agreements = { a: id(0xa1), b: id(0xb2), c: id(0xc3), d: id(0xd4) };
+  const agreements = { a: id(0xa1), b: id(0xb2), c: id(0xc3), d: id(0xd4), e: id(0xe5) };
   const capAndFloor: Terms = {
     budget: glm("10"),
     upfront: glm("1"),
@@ -151,6 +153,16 @@ export async function runScenario({ provider, dripFeed, token: tokenAddress }: D
   await advance(200);
   await ownerClient.withSigner(providerB).claim(poolId, agreements.b);
   await ownerClient.terminate(poolId, agreements.b);
+  // A provider that stops: its own termination lets anyone release at once; release pays the floor first.
+  await ownerClient.openAgreement(poolId, agreements.e, providerB.address, {
+    ...capAndFloor,
+    budget: glm("3"),
+    upfront: 0n,
+    maxRate: 0n,
+  });
+  await advance(600);
+  await ownerClient.withSigner(providerB).terminate(poolId, agreements.e);
+  await ownerClient.release(poolId, agreements.e);
   await advance(120);
   await otherClient.withSigner(providerA).settle({
     ...(await signAcceptance(otherOwner, ownerClient.domain, {

@@ -100,5 +100,6 @@ export function drawChart(element, chart, previous) {
   }
   element.dataset.series = chart.series.map((s) => s.key).join(" ");
   element.dataset.now = String(chart.now);
+  element.dataset.terminatedAt = chart.terminatedAt === null ? "" : String(chart.terminatedAt);
   return u;
 }
