@@ -290,7 +290,12 @@ describe("dashboard in headless Chromium (hardhat node, relay, dashboard task)",
   });
 
   it("provider page: every agreement paying the address across pools, claimable now and claim-window ends", async () => {
-    await open(`/provider/${s.providerA.address}`);
+    // Reached the way a provider would: its address typed into the header's lookup.
+    await open("/");
+    await page.locator("#provider-lookup input").fill(s.providerA.address);
+    await page.locator("#provider-lookup button").click();
+    await page.waitForURL(`${dashboard!.url}/provider/${s.providerA.address}`);
+    await page.locator("#chain [data-field=block]").waitFor();
     let total = 0n;
     for (const [poolId, id] of [
       [s.poolId, s.agreements.a],

@@ -277,6 +277,6 @@ export function renderRelay(relay) {
     </tr>`,
   );
   return `${head}<section id="relay-panel">${mismatch}${problems}<div class="facts">${counts}</div>
-    ${relay.waiting ? table(["held agreement", "acceptances waiting", "highest total", "due"], waiting, "Nothing held for these agreements.") : ""}
+    ${relay.waiting ? table(["agreement", "acceptances waiting", "highest total", "due"], waiting, "Nothing held for these agreements.") : ""}
   </section>`;
 }
