@@ -5,7 +5,7 @@ import { agreementIdToBytes32, requireAddress, requireBytes32 } from "../sdk/ids
 import { toDripFeedError } from "../sdk/revert";
 import type { TokenInfo } from "../sdk/token";
 import { payoutChart, type PayoutChart } from "./chart";
-import { AGREEMENT_EVENTS, type ChainEvent, chainRead, type EventReader } from "./events";
+import { AGREEMENT_EVENTS, chainRead, type EventReader } from "./events";
 import { type AmountJson, amountJson, type TimeJson, timeJson } from "./format";
 import { failureReason, type RelayClient, type RelayHealth } from "./relay";
 import {
@@ -88,17 +88,20 @@ export class Pages {
   async index(): Promise<IndexPage> {
     const chain = await this.chain();
     const now = BigInt(chain.time.unix);
-    const created = this.events.read(["PoolCreated"]);
     const opened = this.events.read(["AgreementOpened"]);
+    const agreements = await Promise.all(
+      opened.map((e) => this.client.getAgreement(e.args.poolId as string, e.args.agreementId as string)),
+    );
     const pools = await Promise.all(
-      created.map(async (event) => {
+      this.events.read(["PoolCreated"]).map(async (event) => {
         const { pool, token } = await this.poolAndToken(event.args.poolId as string);
-        const ids = opened.filter((e) => e.args.poolId === pool.poolId).map((e) => e.args.agreementId as string);
-        const { total, active } = await this.countActive(pool.poolId, ids);
-        return { ...poolJson(pool, token), agreements: total, active };
+        const own = agreements.filter((a) => a.poolId === pool.poolId);
+        const active = own.filter((a) => a.status === "Active").length;
+        return { ...poolJson(pool, token), agreements: own.length, active };
       }),
     );
-    const refs = await this.openRefs(opened);
+    // What a relay may still hold acceptances for: every agreement not yet released.
+    const refs = agreements.filter((a) => a.status !== "Released").slice(0, RELAY_MAX_AGREEMENTS);
     return { chain, relay: await this.relayJson(chain, refs, now), pools };
   }
 
@@ -212,19 +215,6 @@ export class Pages {
     return chainRead("reading claimable", () => this.client.contract.claimable(a.poolId, a.agreementId));
   }
 
-  private async countActive(poolId: string, ids: string[]): Promise<{ total: number; active: number }> {
-    const states = await Promise.all(ids.map((id) => this.client.getAgreement(poolId, id)));
-    return { total: ids.length, active: states.filter((a) => a.status === "Active").length };
-  }
-
-  /** Every agreement not yet released (what a relay may still hold acceptances for). */
-  private async openRefs(opened: readonly ChainEvent[]): Promise<AgreementRef[]> {
-    if (!this.relay) return [];
-    const refs = opened.map((e) => ({ poolId: e.args.poolId as string, agreementId: e.args.agreementId as string }));
-    const states = await Promise.all(refs.map((r) => this.client.getAgreement(r.poolId, r.agreementId)));
-    return refs.filter((_, i) => states[i].status !== "Released").slice(0, RELAY_MAX_AGREEMENTS);
-  }
-
   /**
    * The relay panel: its health and counts, and what it holds for `refs`. When `rows` are given, each row gets its
    * relay state too. An unreachable relay is reported in the panel, never as a failure of the page.
@@ -260,7 +250,7 @@ export class Pages {
             state = { ...relayAgreementJson(undefined, unitsOf, now), error: message };
           }
           if (row) row.relay = state;
-          if (state.pending > 0) waiting.push({ ...ref, ...state });
+          if (state.pending > 0) waiting.push({ poolId: ref.poolId, agreementId: ref.agreementId, ...state });
         }),
       );
     }

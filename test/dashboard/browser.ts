@@ -36,18 +36,21 @@ export interface Browser {
  * Chromium, or why not: without it the test fails with the command that installs it. Only outside CI, and only
  * when DRIPFEED_SKIP_BROWSER=1 says so, is it skipped (with a warning) instead.
  */
-export async function launchChromium(test: Mocha.Context): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    const how = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`;
-    if (process.env.DRIPFEED_SKIP_BROWSER === "1" && !process.env.CI) {
-      console.warn(`    WARNING: dashboard browser test skipped (DRIPFEED_SKIP_BROWSER=1): ${how}`);
+export async function launchChromium(
+  test: Pick<Mocha.Context, "skip">,
+  { executable = CHROMIUM, env = process.env, warn = console.warn } = {},
+): Promise<Browser> {
+  if (!existsSync(executable)) {
+    const how = `${executable} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`;
+    if (env.DRIPFEED_SKIP_BROWSER === "1" && !env.CI) {
+      warn(`    WARNING: dashboard browser test skipped (DRIPFEED_SKIP_BROWSER=1): ${how}`);
       test.skip();
     }
     throw new Error(`the dashboard browser test needs headless Chromium: ${how}`);
   }
   const profile = mkdtempSync(path.join(tmpdir(), "dripfeed-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: executable,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1500, height: 1000 },
