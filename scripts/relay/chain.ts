@@ -2,6 +2,7 @@ import { Contract, type Provider, ZeroAddress } from "ethers";
 
 import { DripFeed__factory } from "../../typechain-types";
 import type { DripFeed } from "../../typechain-types";
+import { isErc1271MagicWord } from "../sdk/erc1271";
 import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
 import type { Terms } from "../sdk/terms";
@@ -118,7 +119,6 @@ export function decodeAgreement(data: string): AgreementView | undefined {
   });
 }
 
-const ERC1271_MAGIC = "0x1626ba7e";
 const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 
 export class ChainReader {
@@ -285,8 +285,9 @@ export class ChainReader {
   async isValidErc1271(signer: string, digest: string, signature: string): Promise<boolean> {
     const wallet = new Contract(signer, ERC1271_ABI, this.provider);
     try {
-      const result = (await wallet.getFunction("isValidSignature").staticCall(digest, signature)) as string;
-      return result.toLowerCase() === ERC1271_MAGIC;
+      // The raw answer, not the decoded bytes4: only the exact 32-byte magic word counts, as on chain.
+      const data = wallet.interface.encodeFunctionData("isValidSignature", [digest, signature]);
+      return isErc1271MagicWord(await this.provider.call({ to: signer, data }));
     } catch (error) {
       // A revert is a "no"; a transport failure is not an answer.
       if (isCallException(error)) return false;

@@ -27,6 +27,8 @@ export type DripFeedErrorCode =
   | "CLAIM_WINDOW_OPEN"
   | "NOTHING_TO_SETTLE"
   | "DEBIT_NOTE_REJECTED"
+  | "MISSING_KEY"
+  | "WRONG_PROVIDER"
   | "STORE_LOCKED"
   | "STORE_MISMATCH"
   | "YAGNA_ERROR";

@@ -7,4 +7,8 @@ import "./acceptance";
 import "./status";
 import "./relay";
 import "./acceptor";
+import "./find";
+import "./verify";
+import "./watch";
+import "./address";
 import "./dashboard";
