@@ -1,5 +1,5 @@
 import type { AgreementView } from "../sdk/client";
-import { depletionTime, dripCompleteAt, elapsedAt, payableAmount } from "../sdk/payout";
+import { capAt, depletionTime, dripCompleteAt, elapsedAt, payableAmount } from "../sdk/payout";
 import type { Terms } from "../sdk/terms";
 import type { TokenInfo } from "../sdk/token";
 import type { ChainEvent } from "./events";
@@ -9,7 +9,7 @@ import { chartNumber } from "./format";
  * The agreement page's chart: the payout rule over time, drawn from the SDK's mirror of it (`payableAmount`) and the
  * agreement's events. Every line is the rule evaluated with one of its inputs isolated:
  * - budget ceiling: the budget as of t (steps at BudgetIncreased);
- * - rate cap: `min(budget, upfront + maxRate·t)` (the rule with an unlimited acceptance and no floor);
+ * - rate cap: `min(budget, upfront + maxRate·t)` (the SDK's capAt);
  * - stream floor: `min(budget, streamRate·t)` (the rule with nothing accepted);
  * - payable: the rule with what was accepted by t (projected past now with today's acceptance);
  * - accepted: the accepted total (steps at each DebitNoteSettled); paid: steps at each payout (settle, claim).
@@ -36,7 +36,6 @@ export interface PayoutChart {
 
 /** Evenly spaced samples between the key points (lines are straight between corners; this keeps corners sharp). */
 const SAMPLES = 120;
-const UINT256_MAX = (1n << 256n) - 1n;
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
@@ -88,9 +87,13 @@ export function payoutChart(
   const acceptedAt = stepsOf(acceptedChanges);
   const paidAt = stepsOf(paidChanges);
   const termsAt = (t: bigint): Terms => ({ ...terms, budget: budgetAt(t) });
-  // The agreement's clock at t: running until termination, frozen after.
-  const elapsed = (t: bigint): bigint =>
-    elapsedAt(stopped && t >= agreement.terminatedAt ? agreement : { ...agreement, status: "Active" }, t);
+  // The agreement as of t: running until its termination, frozen after, with the budget it had then.
+  const asOf = (t: bigint): AgreementView => ({
+    ...agreement,
+    terms: termsAt(t),
+    status: stopped && t >= agreement.terminatedAt ? agreement.status : "Active",
+  });
+  const elapsed = (t: bigint): bigint => elapsedAt(asOf(t), t);
 
   // The time range: from the start to a little past the latest of now, the last event and the termination.
   const lastEvent = events.length > 0 ? events[events.length - 1].time : startedAt;
@@ -116,7 +119,7 @@ export function payoutChart(
     series.push({
       key: "cap",
       label: "rate cap (upfront + maxRate·t)",
-      values: x.map((t) => units(payableAmount({ ...termsAt(t), streamRate: 0n }, UINT256_MAX, elapsed(t)))),
+      values: x.map((t) => units(capAt(asOf(t), t))),
     });
   }
   if (terms.streamRate !== 0n) {

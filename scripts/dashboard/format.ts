@@ -1,6 +1,7 @@
 import { formatAmount, formatAmountFixed } from "../sdk/amounts";
-import { toRfc3339 } from "../sdk/debitNote";
+import { formatAmountShort } from "../sdk/describe";
 import { formatRate, RATE_SCALE } from "../sdk/rates";
+import { isoTime } from "../sdk/time";
 import type { TokenInfo } from "../sdk/token";
 
 /**
@@ -14,12 +15,9 @@ export interface AmountJson {
   raw: string;
   /** Token units with the symbol, every digit ("5.829999999999999999 GLM"). */
   text: string;
-  /** Rounded to SHORT_DECIMALS places for reading at a glance, marked "≈" when that changed it ("≈5.83 GLM"). */
+  /** At most six decimals for reading at a glance, cut down and marked "~" when cut ("~5.829999 GLM"), as the CLI. */
   short: string;
 }
-
-/** Decimal places an amount is shown with at a glance (the exact value is one hover away). */
-export const SHORT_DECIMALS = 6;
 
 export interface TimeJson {
   unix: number;
@@ -29,24 +27,21 @@ export interface TimeJson {
   relative: string;
 }
 
-/** `value` rounded half up to SHORT_DECIMALS places, in token units with the symbol, "≈" when rounded. */
+/** The SDK's short form (six decimals at most, cut down, "~" when cut) with the token's symbol. */
 export function shortAmount(value: bigint, token: TokenInfo): string {
-  const unit = 10n ** BigInt(Math.max(0, token.decimals - SHORT_DECIMALS));
-  const rounded = ((value + unit / 2n) / unit) * unit;
-  return `${rounded === value ? "" : "≈"}${formatAmount(rounded, token)}`;
+  return `${formatAmountShort(value, token)} ${token.symbol}`;
 }
 
 export function amountJson(value: bigint, token: TokenInfo): AmountJson {
   return { raw: value.toString(), text: formatAmount(value, token), short: shortAmount(value, token) };
 }
 
-/** A 1e18-scaled per-second rate per hour, at a glance ("36 GLM/h", "≈7.458564 GLM/h"), or "none" for 0. */
+/** A 1e18-scaled per-second rate per hour, at a glance ("36 GLM/h", "~7.458563 GLM/h"), or "none" for 0. */
 export function rateText(rate: bigint, token: TokenInfo): string {
   if (rate === 0n) return "none";
-  const exact = formatRate(rate, token, "h");
-  const perHour = (rate * 3600n + RATE_SCALE / 2n) / RATE_SCALE;
-  const short = `${shortAmount(perHour, token)}/h`;
-  return short.startsWith("≈") ? short : exact;
+  // Per hour to the nearest base unit, as formatRate does ("12 GLM/h" parsed rounds down by a fraction of a unit).
+  const short = `${shortAmount((rate * 3600n + RATE_SCALE / 2n) / RATE_SCALE, token)}/h`;
+  return short.startsWith("~") ? short : formatRate(rate, token, "h");
 }
 
 /** Token units as a plain number, for charts only (loses precision past ~15 digits, which a chart cannot show). */
@@ -72,13 +67,5 @@ export function relativeTime(seconds: bigint, now: bigint): string {
 }
 
 export function timeJson(seconds: bigint, now: bigint): TimeJson {
-  return { unix: Number(seconds), iso: toRfc3339(seconds), relative: relativeTime(seconds, now) };
-}
-
-/** A duration for terms ("120 s", "10 min", "1 h", "1 d 2 h"). */
-export function durationText(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200 && seconds % 3600 !== 0) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 86_400) return `${+(seconds / 3600).toFixed(1)} h`;
-  return `${+(seconds / 86_400).toFixed(1)} d`;
+  return { unix: Number(seconds), iso: isoTime(seconds), relative: relativeTime(seconds, now) };
 }

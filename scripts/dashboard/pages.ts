@@ -117,7 +117,7 @@ export class Pages {
       grantees.map(async (grantee) => {
         const [grant, acceptValidUntil] = await Promise.all([
           this.client.grantOf(id, grantee),
-          chainRead("reading acceptValidUntil", () => this.client.contract.acceptValidUntil(id, grantee)),
+          this.client.acceptValidUntil(id, grantee),
         ]);
         return grantJson(grantee, grant, acceptValidUntil, token, now);
       }),

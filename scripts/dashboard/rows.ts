@@ -4,7 +4,8 @@ import { ACCEPT, PERMISSION_NAMES } from "../sdk/terms";
 import type { TokenInfo } from "../sdk/token";
 import type { ChainEvent } from "./events";
 import { forecast, type PaceBasis } from "./forecast";
-import { type AmountJson, amountJson, durationText, rateText, type TimeJson, timeJson } from "./format";
+import { humanTerms } from "../sdk/describe";
+import { type AmountJson, amountJson, rateText, type TimeJson, timeJson } from "./format";
 import type { RelayAgreement } from "./relay";
 
 /** The JSON rows the pages are made of: chain values, formatted by the SDK, with times relative to chain time. */
@@ -109,6 +110,7 @@ export function agreementJson(
   const f = forecast(a, events, now);
   const windowEnd = claimWindowEnd(a);
   const runsOutAt = f.runsOutAt === undefined ? null : timeJson(f.runsOutAt, now);
+  const words = humanTerms(a.terms, token);
   return {
     poolId: a.poolId,
     agreementId: a.agreementId,
@@ -118,10 +120,10 @@ export function agreementJson(
     terms: {
       budget: amountJson(a.terms.budget, token),
       upfront: amountJson(a.terms.upfront, token),
-      maxRate: rateText(a.terms.maxRate, token),
-      streamRate: rateText(a.terms.streamRate, token),
-      debitNoteInterval: durationText(a.terms.debitNoteInterval),
-      paymentTimeout: durationText(a.terms.paymentTimeout),
+      maxRate: words.maxRate,
+      streamRate: words.streamRate,
+      debitNoteInterval: words.debitNoteInterval,
+      paymentTimeout: words.paymentTimeout,
     },
     startedAt: timeJson(a.startedAt, now),
     terminatedAt: a.status === "Active" ? null : timeJson(a.terminatedAt, now),

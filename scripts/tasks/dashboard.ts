@@ -2,34 +2,31 @@ import { types } from "hardhat/config";
 
 import { DEFAULT_PORT, rpcProvider, runDashboardUntilSignal } from "../dashboard";
 import { DripFeedError } from "../sdk/errors";
-import { requireAddress } from "../sdk/ids";
 import { createLogger } from "../service/logger";
-import { dripFeedDeployment } from "./context";
+import { type CommonArgs, readContext } from "./context";
 import { parseDuration } from "./flags";
 import { guarded, print } from "./output";
-import { dripfeed } from "./scope";
+import { dripfeedTask } from "./scope";
 
 /**
- * `npx hardhat dripfeed dashboard`: resolves the network's RPC URL and DripFeed's address, then serves the read-only
- * dashboard (`scripts/dashboard`) until SIGTERM or Ctrl+C. No key is used.
+ * `npx hardhat dripfeed dashboard`: finds DripFeed the way every task does (`--contract`, the deployment record, the
+ * published address) and its first block, then serves the read-only dashboard (`scripts/dashboard`) until SIGTERM
+ * or Ctrl+C. No key is used.
  */
 
-interface DashboardArgs {
+interface DashboardArgs extends CommonArgs {
   port: number;
   host: string;
   relay?: string;
-  contract?: string;
-  fromBlock?: number;
   refresh: string;
 }
 
-dripfeed
-  .task("dashboard", "Serve a read-only web dashboard of pools, agreements and providers (no key needed)")
+dripfeedTask("dashboard", "Serve a read-only web dashboard of pools, agreements and providers (no key needed)", {
+  signs: false,
+})
   .addOptionalParam("port", "HTTP port", DEFAULT_PORT, types.int)
   .addOptionalParam("host", "interface to listen on (127.0.0.1: this machine only)", "127.0.0.1")
   .addOptionalParam("relay", "a relay's URL, to show what it holds, e.g. http://127.0.0.1:8787")
-  .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
-  .addOptionalParam("fromBlock", "first block to read events from (default: the deployment's)", undefined, types.int)
   .addOptionalParam("refresh", "how often the page updates (e.g. 5s, 1s)", "5s")
   .setAction(
     guarded(async (args: DashboardArgs, hre) => {
@@ -49,24 +46,21 @@ dripfeed
           `cannot reach network ${hre.network.name} at ${config.url}: ${(error as Error).message.split("\n")[0]}`,
         );
       }
-      const deployment = args.contract
-        ? { address: requireAddress(args.contract, "--contract"), blockNumber: 0 }
-        : await dripFeedDeployment(hre);
+      const located = await readContext(hre, args);
       // The URL line below is for people; the JSON log only says more when LOG_LEVEL asks for it.
       const logger = createLogger("dripfeed-dashboard", { level: process.env.LOG_LEVEL ?? "warn" });
-      const refreshMs = Number(parseDuration(args.refresh, "refresh")) * 1000;
       await runDashboardUntilSignal({
         provider: rpcProvider(config.url, chainId),
-        contract: deployment.address,
-        fromBlock: args.fromBlock ?? deployment.blockNumber,
+        contract: located.address,
+        fromBlock: await located.firstBlock(),
         port: args.port,
         host: args.host,
         relay: args.relay,
-        refreshMs,
+        refreshMs: Number(parseDuration(args.refresh, "refresh")) * 1000,
         logger,
         onListening: (url) =>
           print(
-            `dashboard: ${url} (chain ${chainId}, DripFeed ${deployment.address}${args.relay ? `, relay ${args.relay}` : ""}; read-only, Ctrl+C stops)`,
+            `dashboard: ${url} (chain ${chainId}, DripFeed ${located.address}${args.relay ? `, relay ${args.relay}` : ""}; read-only, Ctrl+C stops)`,
           ),
       });
     }),

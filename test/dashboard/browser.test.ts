@@ -27,7 +27,7 @@ import { deploy, runScenario, type Scenario } from "./scenario";
 const GLM = { decimals: 18, symbol: "GLM" };
 const MNEMONIC = "test test test test test test test test test test test junk";
 
-/** An amount on a page: its base units, every digit (tooltip) and the figure at a glance. */
+/** An amount on a page: its base units, every digit with the symbol (tooltip) and the figure at a glance. */
 async function expectAmount(locator: Locator, expected: bigint, what: string): Promise<void> {
   const [raw, title, text] = await Promise.all([
     locator.getAttribute("data-raw"),
@@ -36,11 +36,11 @@ async function expectAmount(locator: Locator, expected: bigint, what: string): P
   ]);
   expect(raw, what).to.equal(expected.toString());
   expect(title, what).to.equal(formatAmount(expected, GLM));
+  // At a glance: six decimals at most, cut down (never more than the chain's), "~" exactly when cut.
   const glance = text!.trim();
-  const value = parseAmount(glance.replace(/^≈/, ""), GLM);
-  const off = value > expected ? value - expected : expected - value;
-  expect(off <= 5n * 10n ** 11n, `${what}: shows ${glance} for ${formatAmount(expected, GLM)}`).to.equal(true);
-  expect(glance.startsWith("≈"), `${what}: ${glance} is marked ≈ exactly when rounded`).to.equal(value !== expected);
+  const value = parseAmount(glance.replace(/^~/, "").replace(/ GLM$/, ""), GLM);
+  expect(value <= expected && expected - value < 10n ** 12n, `${what}: shows ${glance} for ${title}`).to.equal(true);
+  expect(glance.startsWith("~"), `${what}: ${glance} is marked ~ exactly when cut`).to.equal(value !== expected);
 }
 
 async function unixOf(locator: Locator): Promise<bigint> {
