@@ -101,7 +101,8 @@ export function payoutChart(
   const span = max(latest - startedAt, 60n);
   const end = latest + max(span / 10n, BigInt(terms.debitNoteInterval));
 
-  const keys = new Set<bigint>([startedAt, now, end, ...events.map((e) => e.time)]);
+  // Each event's second and the one before it, so steps (and the payable line's jumps) are drawn upright.
+  const keys = new Set<bigint>([startedAt, now, end, ...events.flatMap((e) => [e.time - 1n, e.time])]);
   if (stopped) keys.add(agreement.terminatedAt);
   if (terms.maxRate !== 0n) {
     keys.add(dripCompleteAt(terms, startedAt, terms.budget));
