@@ -11,3 +11,4 @@ import "./find";
 import "./verify";
 import "./watch";
 import "./address";
+import "./dashboard";
