@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IDripFeed} from "../../contracts/interfaces/IDripFeed.sol";
+
+import {Handler} from "./handlers/Handler.sol";
+import {World} from "./handlers/World.sol";
+import {Cheats, InvariantTargets} from "./utils/Cheats.sol";
+
+/// @title DripFeedInvariants
+/// @notice The invariant campaign: forge calls the handler's actions in random sequences (several owners, grantees
+/// and providers, two tokens, signatures from EOAs and ERC-1271 wallets, time jumps onto every boundary) and checks
+/// SPEC invariants 1-5 and the protocol 1.1 rules every `check_interval` calls. DripFeed is the viaIR build of
+/// contracts/DripFeed.sol, deployed from its artifact as Hardhat deploys it.
+contract DripFeedInvariants is Cheats, InvariantTargets {
+    Handler internal handler;
+
+    function setUp() public {
+        VM.warp(1_750_000_000);
+        IDripFeed dripFeed = IDripFeed(VM.deployCode("contracts/DripFeed.sol:DripFeed"));
+        handler = new Handler(dripFeed);
+        handler.bootstrap();
+
+        bytes4[] memory selectors = new bytes4[](18);
+        selectors[0] = Handler.createPool.selector;
+        selectors[1] = Handler.fund.selector;
+        selectors[2] = Handler.fundWithPermit.selector;
+        selectors[3] = Handler.withdraw.selector;
+        selectors[4] = Handler.setGrant.selector;
+        selectors[5] = Handler.openAgreement.selector;
+        selectors[6] = Handler.increaseBudget.selector;
+        selectors[7] = Handler.terminate.selector;
+        selectors[8] = Handler.release.selector;
+        selectors[9] = Handler.claim.selector;
+        selectors[10] = Handler.sign.selector;
+        selectors[11] = Handler.settle.selector;
+        selectors[12] = Handler.settleHeld.selector;
+        selectors[13] = Handler.settleBatch.selector;
+        selectors[14] = Handler.multicall.selector;
+        selectors[15] = Handler.warp.selector;
+        selectors[16] = Handler.warpToBoundary.selector;
+        selectors[17] = Handler.donate.selector;
+        _targetSelectors(address(handler), selectors);
+    }
+
+    /// @notice SPEC invariants 1-5 and the protocol 1.1 rules, one function so that one campaign checks them all
+    /// (forge runs a campaign of its own for each invariant function). The handler also checks, at every call, the
+    /// rules that concern one call: its outcome, every party's balance, what settle, claim and release pay.
+    function invariant_spec() public {
+        // 1, 2, 3, 5, the ACCEPT notice of 1.1, and the mirror's every figure (see `World.checkInvariants`).
+        handler.checkInvariants();
+        // 4: the owner can withdraw exactly the free balance of every pool, and not one unit more.
+        try handler.probeWithdrawAll() {
+            revert("probeWithdrawAll must end by reverting ProbeDone");
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != World.ProbeDone.selector) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 0x20), mload(reason))
+                }
+            }
+        }
+    }
+}
