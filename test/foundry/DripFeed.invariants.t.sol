@@ -21,26 +21,7 @@ contract DripFeedInvariants is Cheats, InvariantTargets {
         handler = new Handler(dripFeed);
         handler.bootstrap();
 
-        bytes4[] memory selectors = new bytes4[](18);
-        selectors[0] = Handler.createPool.selector;
-        selectors[1] = Handler.fund.selector;
-        selectors[2] = Handler.fundWithPermit.selector;
-        selectors[3] = Handler.withdraw.selector;
-        selectors[4] = Handler.setGrant.selector;
-        selectors[5] = Handler.openAgreement.selector;
-        selectors[6] = Handler.increaseBudget.selector;
-        selectors[7] = Handler.terminate.selector;
-        selectors[8] = Handler.release.selector;
-        selectors[9] = Handler.claim.selector;
-        selectors[10] = Handler.sign.selector;
-        selectors[11] = Handler.settle.selector;
-        selectors[12] = Handler.settleHeld.selector;
-        selectors[13] = Handler.settleBatch.selector;
-        selectors[14] = Handler.multicall.selector;
-        selectors[15] = Handler.warp.selector;
-        selectors[16] = Handler.warpToBoundary.selector;
-        selectors[17] = Handler.donate.selector;
-        _targetSelectors(address(handler), selectors);
+        _targetSelectors(address(handler), handler.actions());
     }
 
     /// @notice SPEC invariants 1-5 and the protocol 1.1 rules, one function so that one campaign checks them all

@@ -242,6 +242,8 @@ abstract contract Actions is World {
         a.status = RELEASED;
         (uint256 providerAfter, uint256 heldAfter) = _balances(i);
         _eq(providerAfter - providerBefore, owed, "1.1: release pays the provider its claimable first");
+        if (owed != 0) _note("release: paid the provider first");
+        if (a.byProvider && block.timestamp <= a.terminatedAt + a.paymentTimeout) _note("release: at once (provider)");
         _eq(heldBefore - heldAfter, owed, "release: only the provider's due leaves DripFeed");
         _eq(
             DRIP_FEED.getAgreement(pools[p].id, a.id).paid,
@@ -323,6 +325,7 @@ abstract contract Actions is World {
         (uint256 providerBefore, ) = _balances(h.agreement);
         bytes memory data = abi.encodeCall(IDripFeed.settle, (item.acceptance, h.signer, h.signature));
         (bool ok, bytes memory ret) = _call(caller, data, e, "settle");
+        _noteSigner(h, ok);
         if (!ok) return;
         AgreementMirror storage a = agreements[h.agreement];
         uint256 amount = _recordPaid(a, newPaid);
@@ -330,6 +333,21 @@ abstract contract Actions is World {
         (uint256 providerAfter, ) = _balances(h.agreement);
         _eq(abi.decode(ret, (uint256)), amount, "settle returns what it paid");
         _eq(providerAfter - providerBefore, amount, "settle pays the agreement's provider");
+    }
+
+    /// @dev Notes the signer cases the campaign must reach: a grantee settling inside its ACCEPT notice (its grant
+    /// no longer allows ACCEPT), refused after it, and contract-wallet signers.
+    function _noteSigner(Held memory h, bool ok) private {
+        uint256 p = agreements[h.agreement].pool;
+        uint256 g = _granteeIndex(h.signer);
+        if (h.signer.code.length != 0) _note(ok ? "settle: ERC-1271 signer ok" : "settle: ERC-1271 signer refused");
+        if (g == GRANTEES || h.forged) return;
+        GrantMirror storage grant = grants[p][g];
+        bool grantAllows = _grantAllows(p, g, SpecModel.ACCEPT);
+        if (ok && !grantAllows) _note("settle: grantee inside its ACCEPT notice");
+        if (!ok && grant.acceptValidUntil != 0 && block.timestamp > grant.acceptValidUntil) {
+            _note("settle: grantee refused after its ACCEPT notice");
+        }
     }
 
     /// @dev Items are judged in order against the mirror (an earlier item changes what a later one of the same
@@ -361,11 +379,13 @@ abstract contract Actions is World {
         uint256 failed;
         for (uint256 k; k < n; ++k) {
             _eq(paid[k], amounts[k], "settleBatch: each item pays what settle would");
+            if (items[k].agreement != type(uint256).max) _noteSigner(items[k], expects[k].count == 0);
             if (expects[k].count == 0) continue;
             if (failed == reasons.length) revert UnexpectedSuccess("settleBatch: a bad item");
             _judge(false, abi.encodePacked(reasons[failed++]), expects[k], "settleBatch: the failed item's reason");
         }
         _eq(reasons.length, failed, "settleBatch: only bad items fail");
+        if (failed != 0 && failed != n) _note("settleBatch: good and bad items together");
         uint256[2][3] memory afterBalances = _providerBalances();
         for (uint256 q; q < PROVIDERS; ++q) {
             for (uint256 t; t < 2; ++t) {

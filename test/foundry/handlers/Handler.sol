@@ -42,6 +42,29 @@ contract Handler is Actions {
         _openAgreement(1, owners[2].account, _fresh("agreement"), 1, stream);
     }
 
+    /// @notice The actions forge calls (every external function below).
+    function actions() external pure returns (bytes4[] memory selectors) {
+        selectors = new bytes4[](18);
+        selectors[0] = this.createPool.selector;
+        selectors[1] = this.fund.selector;
+        selectors[2] = this.fundWithPermit.selector;
+        selectors[3] = this.withdraw.selector;
+        selectors[4] = this.setGrant.selector;
+        selectors[5] = this.openAgreement.selector;
+        selectors[6] = this.increaseBudget.selector;
+        selectors[7] = this.terminate.selector;
+        selectors[8] = this.release.selector;
+        selectors[9] = this.claim.selector;
+        selectors[10] = this.sign.selector;
+        selectors[11] = this.settle.selector;
+        selectors[12] = this.settleHeld.selector;
+        selectors[13] = this.settleBatch.selector;
+        selectors[14] = this.multicall.selector;
+        selectors[15] = this.warp.selector;
+        selectors[16] = this.warpToBoundary.selector;
+        selectors[17] = this.donate.selector;
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  POOLS
     //////////////////////////////////////////////////////////////*/
@@ -131,11 +154,11 @@ contract Handler is Actions {
         uint256 free = _free(p);
         uint256 mode = modeSeed % 6;
         address caller = _ownerOf(p).account;
-        address to = (modeSeed >> 8) % 2 == 0 ? caller : stranger.account;
+        address to = _split(modeSeed, 8) % 2 == 0 ? caller : stranger.account;
         uint256 amount = _bound(amountSeed, 1, free == 0 ? 1 : free);
         if (mode == 1) amount = free;
         else if (mode == 2) amount = free + _bound(amountSeed, 1, 1e24);
-        else if (mode == 3) caller = _anyoneBut(p, modeSeed >> 16);
+        else if (mode == 3) caller = _anyoneBut(p, _split(modeSeed, 16));
         else if (mode == 4) amount = 0;
         else if (mode == 5) to = address(0);
         _withdraw(p, caller, amount, to);
@@ -155,13 +178,23 @@ contract Handler is Actions {
         uint256 validSeed,
         uint256 bucketSeed
     ) external {
-        uint256 p = poolSeed % pools.length;
-        address caller = bucketSeed % 10 == 0 ? _anyoneBut(p, bucketSeed >> 8) : _ownerOf(p).account;
+        // Half the time the pool of an agreement, where a grant has something to act on.
+        uint256 p =
+            poolSeed % 2 == 0 ? poolSeed % pools.length : agreements[_split(poolSeed, 1) % agreements.length].pool;
+        address caller = bucketSeed % 10 == 0 ? _anyoneBut(p, _split(bucketSeed, 8)) : _ownerOf(p).account;
         uint8 permissions = uint8(permissionsSeed % 8);
-        if ((permissionsSeed >> 8) % 16 == 0) permissions |= uint8(8 << ((permissionsSeed >> 16) % 5));
-        uint256 openAllowance = bucketSeed % 3 == 0 ? 0 : _bound(bucketSeed >> 16, 1, 1e24);
-        uint256 refillRate = (bucketSeed >> 32) % 2 == 0 ? 0 : (openAllowance * 1e18) / _bound(bucketSeed, 1, 7 days);
-        _setGrant(p, granteeSeed % GRANTEES, caller, permissions, _validUntil(validSeed), openAllowance, refillRate);
+        if (_split(permissionsSeed, 8) % 16 == 0) permissions |= uint8(8 << (_split(permissionsSeed, 16) % 5));
+        uint256 openAllowance = bucketSeed % 3 == 0 ? 0 : _bound(_split(bucketSeed, 16), 1, 1e24);
+        uint256 refillRate =
+            _split(bucketSeed, 32) % 2 == 0 ? 0 : (openAllowance * 1e18) / _bound(bucketSeed, 1, 7 days);
+        if (refillRate > type(uint128).max) refillRate = type(uint128).max;
+        uint256 g = granteeSeed % GRANTEES;
+        if (_split(granteeSeed, 8) % 3 == 0) {
+            // Take ACCEPT away from the grantee whose acceptances count longest: the notice case.
+            g = _latestAcceptor(p);
+            permissions &= ~SpecModel.ACCEPT;
+        }
+        _setGrant(p, g, caller, permissions, _validUntil(validSeed), openAllowance, refillRate);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -177,18 +210,18 @@ contract Handler is Actions {
         Terms memory terms = _terms(termsSeed, limit == 0 ? 1 : limit);
         uint256 fault = faultSeed % 12;
         bytes32 id = _fresh("agreement");
-        uint256 provider = (termsSeed >> 100) % PROVIDERS;
+        uint256 provider = _split(termsSeed, 100) % PROVIDERS;
         if (fault == 0) {
-            terms = _breakTerms(terms, faultSeed >> 8);
+            terms = _breakTerms(terms, _split(faultSeed, 8));
         } else if (fault == 1) {
-            uint256 existing = _agreementOfPool(p, faultSeed >> 8);
+            uint256 existing = _agreementOfPool(p, _split(faultSeed, 8));
             if (existing < agreements.length) id = agreements[existing].id;
         } else if (fault == 2) {
-            terms.budget = uint128(_free(p) + _bound(faultSeed >> 8, 1, 1e24));
+            terms.budget = uint128(_free(p) + _bound(_split(faultSeed, 8), 1, 1e24));
         }
-        if (fault == 0 && (faultSeed >> 40) % 8 == 0) {
+        if (fault == 0 && _split(faultSeed, 40) % 8 == 0) {
             // The provider may not be the pool's owner nor zero.
-            _openAgreementTo(p, caller, id, (faultSeed >> 48) % 2 == 0 ? address(0) : _ownerOf(p).account, terms);
+            _openAgreementTo(p, caller, id, _split(faultSeed, 48) % 2 == 0 ? address(0) : _ownerOf(p).account, terms);
             return;
         }
         _openAgreement(p, caller, id, provider, terms);
@@ -198,7 +231,7 @@ contract Handler is Actions {
         uint256 i = agreementSeed % agreements.length;
         uint256 p = agreements[i].pool;
         (address caller, uint256 limit) = _opener(p, callerSeed);
-        uint256 amount = amountSeed % 10 == 0 ? 0 : _bound(amountSeed >> 8, 1, limit == 0 ? 1 : limit);
+        uint256 amount = amountSeed % 10 == 0 ? 0 : _bound(_split(amountSeed, 8), 1, limit == 0 ? 1 : limit);
         if (amountSeed % 10 == 1) amount = _free(p) + 1;
         _increaseBudget(i, caller, amount);
     }
@@ -212,7 +245,7 @@ contract Handler is Actions {
             kind == 0
                 ? _ownerOf(p).account
                 : kind == 1
-                    ? grantees[(callerSeed >> 8) % GRANTEES].account
+                    ? grantees[_split(callerSeed, 8) % GRANTEES].account
                     : kind == 2
                         ? providers[agreements[i].provider]
                         : kind == 3
@@ -248,15 +281,15 @@ contract Handler is Actions {
     /// @notice A signer (owner, grantee, wallet, stranger, or a forgery) signs an acceptance that someone holds to
     /// submit later: after time passes, after its signer lost ACCEPT, after its deadline.
     function sign(uint256 agreementSeed, uint256 signerSeed, uint256 totalSeed, uint256 deadlineSeed) external {
-        Held memory h = _acceptance(agreementSeed % agreements.length, signerSeed, totalSeed, deadlineSeed);
+        Held memory h = _acceptance(_toAccept(agreementSeed), signerSeed, totalSeed, deadlineSeed);
         _hold(h);
     }
 
     /// @notice Signs and submits at once.
     function settle(uint256 agreementSeed, uint256 signerSeed, uint256 totalSeed, uint256 deadlineSeed) external {
-        Held memory h = _acceptance(agreementSeed % agreements.length, signerSeed, totalSeed, deadlineSeed);
+        Held memory h = _acceptance(_toAccept(agreementSeed), signerSeed, totalSeed, deadlineSeed);
         if (deadlineSeed % 7 == 0) _hold(h);
-        _settle(h, (totalSeed >> 200) % 2 == 0 ? relay : providers[agreements[h.agreement].provider]);
+        _settle(h, _split(totalSeed, 200) % 2 == 0 ? relay : providers[agreements[h.agreement].provider]);
     }
 
     /// @notice Submits (again) an acceptance signed earlier.
@@ -273,9 +306,15 @@ contract Handler is Actions {
         for (uint256 k; k < n; ++k) {
             seed = _next(seed);
             uint256 source = seed % 5;
-            if (source == 0 && held.length != 0) items[k] = held[(seed >> 8) % held.length];
+            if (source == 0 && held.length != 0) items[k] = held[_split(seed, 8) % held.length];
             else if (source == 1) items[k] = _unknownAgreementItem(seed);
-            else items[k] = _acceptance((seed >> 8) % agreements.length, seed >> 16, seed >> 64, seed >> 128);
+            else
+                items[k] = _acceptance(
+                    _toAccept(_split(seed, 8)),
+                    _split(seed, 16),
+                    _split(seed, 64),
+                    _split(seed, 128)
+                );
         }
         _settleBatch(items);
     }
@@ -284,8 +323,8 @@ contract Handler is Actions {
     /// an owner funds and opens in one go; and a batch with one unauthorized call reverts whole.
     function multicall(uint256 agreementSeed, uint256 recipeSeed) external {
         uint256 recipe = recipeSeed % 3;
-        if (recipe == 0) _providerExit(agreementSeed % agreements.length, recipeSeed >> 8);
-        else if (recipe == 1) _fundAndOpen(agreementSeed % pools.length, recipeSeed >> 8);
+        if (recipe == 0) _providerExit(agreementSeed % agreements.length, _split(recipeSeed, 8));
+        else if (recipe == 1) _fundAndOpen(agreementSeed % pools.length, _split(recipeSeed, 8));
         else _atomicMulticall(agreementSeed % agreements.length);
     }
 
@@ -293,17 +332,19 @@ contract Handler is Actions {
                                   TIME
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice Moves the clock by a second, minutes, an hour or up to a day (claim windows last up to a day, the
+    /// ACCEPT notice an hour).
     function warp(uint256 secondsSeed) external {
         uint256 kind = secondsSeed % 4;
-        uint256 step =
+        uint256 limit =
             kind == 0
                 ? 1
                 : kind == 1
-                    ? _bound(secondsSeed >> 8, 1, 300)
+                    ? 300
                     : kind == 2
-                        ? _bound(secondsSeed >> 8, 1, 1 days)
-                        : _bound(secondsSeed >> 8, 1, 3 days);
-        _warpTo(block.timestamp + step);
+                        ? 1 hours
+                        : 1 days;
+        _warpTo(block.timestamp + _bound(_split(secondsSeed, 8), 1, limit));
     }
 
     /// @notice Jumps onto a boundary or one second past it: a claim window's end, a grant's `validUntil`, an ACCEPT
@@ -333,15 +374,15 @@ contract Handler is Actions {
         // Mostly small and mid-sized amounts, sometimes a single base unit.
         uint256 kind = seed % 4;
         if (kind == 0) return 1;
-        if (kind == 1) return _bound(seed >> 8, 1, 1e6);
-        return _bound(seed >> 8, 1, 1e24);
+        if (kind == 1) return _bound(_split(seed, 8), 1, 1e6);
+        return _bound(_split(seed, 8), 1, 1e24);
     }
 
     /// @dev Somebody who is not the pool's owner.
     function _anyoneBut(uint256 p, uint256 seed) private view returns (address) {
         uint256 kind = seed % 4;
-        if (kind == 0) return grantees[(seed >> 8) % GRANTEES].account;
-        if (kind == 1) return providers[(seed >> 8) % PROVIDERS];
+        if (kind == 0) return grantees[_split(seed, 8) % GRANTEES].account;
+        if (kind == 1) return providers[_split(seed, 8) % PROVIDERS];
         if (kind == 2) return owners[(pools[p].owner + 1) % OWNERS].account;
         return stranger.account;
     }
@@ -353,20 +394,20 @@ contract Handler is Actions {
         limit = _free(p);
         if (kind < 2) return (_ownerOf(p).account, limit);
         if (kind == 3) return (stranger.account, limit);
-        uint256 g = (seed >> 8) % GRANTEES;
+        uint256 g = _split(seed, 8) % GRANTEES;
         uint256 bucket = _allowanceNow(p, g);
         return (grantees[g].account, bucket < limit ? bucket : limit);
     }
 
     function _validUntil(uint256 seed) private view returns (uint256) {
-        uint256 kind = seed % 6;
+        uint256 kind = seed % 8;
         uint256 nowTs = block.timestamp;
-        if (kind == 0) return nowTs + _bound(seed >> 8, 60, 30 days);
-        if (kind == 1) return nowTs;
-        if (kind == 2) return nowTs - _bound(seed >> 8, 1, 1 days);
-        if (kind == 3) return nowTs + _bound(seed >> 8, 0, 2 * SpecModel.ACCEPT_NOTICE);
-        if (kind == 4) return type(uint40).max;
-        return nowTs + _bound(seed >> 8, 1, 600);
+        if (kind < 3) return nowTs + _bound(_split(seed, 8), 60, 30 days);
+        if (kind == 3) return nowTs;
+        if (kind == 4) return nowTs - _bound(_split(seed, 8), 1, 1 days);
+        if (kind == 5) return nowTs + _bound(_split(seed, 8), 0, 2 * SpecModel.ACCEPT_NOTICE);
+        if (kind == 6) return type(uint40).max;
+        return nowTs + _bound(_split(seed, 8), 1, 600);
     }
 
     /// @dev Valid terms of one of four shapes (no cap nor floor, cap, floor, both) with `budget <= limit`; rates that
@@ -376,25 +417,25 @@ contract Handler is Actions {
         t.budget = uint128(budget);
         seed = _next(seed);
         uint256 shape = seed % 4;
-        uint256 duration = seed % 5 == 0 ? 1 : _bound(seed >> 8, 1, 7 days);
+        uint256 duration = seed % 5 == 0 ? 1 : _bound(_split(seed, 8), 1, 7 days);
         uint256 rate = (budget * 1e18) / duration;
-        if (rate > type(uint128).max || (seed >> 64) % 16 == 0) rate = type(uint128).max;
+        if (rate > type(uint128).max || _split(seed, 64) % 16 == 0) rate = type(uint128).max;
         if (shape == 1 || shape == 3) {
             t.maxRate = uint128(rate);
-            t.upfront = uint128(_bound(seed >> 80, 0, budget / 4));
+            t.upfront = uint128(_bound(_split(seed, 80), 0, budget / 4));
         } else {
-            t.upfront = uint128(_bound(seed >> 80, 0, budget));
+            t.upfront = uint128(_bound(_split(seed, 80), 0, budget));
         }
-        if (shape == 2) t.streamRate = uint128(rate / _bound(seed >> 120, 1, 4));
-        if (shape == 3) t.streamRate = uint128((uint256(t.maxRate) * _bound(seed >> 120, 0, 100)) / 100);
-        t.debitNoteInterval = uint32(_bound(seed >> 160, 120, 900));
-        uint256 timeoutKind = (seed >> 176) % 4;
+        if (shape == 2) t.streamRate = uint128(rate / _bound(_split(seed, 120), 1, 4));
+        if (shape == 3) t.streamRate = uint128((uint256(t.maxRate) * _bound(_split(seed, 120), 0, 100)) / 100);
+        t.debitNoteInterval = uint32(_bound(_split(seed, 160), 120, 900));
+        uint256 timeoutKind = _split(seed, 176) % 4;
         t.paymentTimeout =
             timeoutKind == 0
                 ? 1
                 : timeoutKind == 1
                     ? 86_400
-                    : uint32(_bound(seed >> 180, 1, 86_400));
+                    : uint32(_bound(_split(seed, 180), 1, 86_400));
     }
 
     /// @dev One rule of the terms' validation broken.
@@ -432,16 +473,16 @@ contract Handler is Actions {
         (h.poolId, h.agreementId) = (pools[a.pool].id, a.id);
         h.debitNoteId = _fresh("debit-note");
         uint256 kind = totalSeed % 6;
-        if (kind == 0) h.total = a.accepted + _bound(totalSeed >> 8, 1, a.budget);
-        else if (kind == 1) h.total = _bound(totalSeed >> 8, 0, a.accepted);
+        if (kind == 0) h.total = a.accepted + _bound(_split(totalSeed, 8), 1, a.budget);
+        else if (kind == 1) h.total = _bound(_split(totalSeed, 8), 0, a.accepted);
         else if (kind == 2) h.total = type(uint256).max;
-        else if (kind == 3) h.total = a.accepted + _bound(totalSeed >> 8, 1, 1000);
+        else if (kind == 3) h.total = a.accepted + _bound(_split(totalSeed, 8), 1, 1000);
         else if (kind == 4) h.total = a.budget;
-        else h.total = _bound(totalSeed >> 8, 0, 2 * a.budget);
+        else h.total = _bound(_split(totalSeed, 8), 0, 2 * a.budget);
         uint256 deadlineKind = deadlineSeed % 5;
-        if (deadlineKind == 0) h.deadline = block.timestamp - _bound(deadlineSeed >> 8, 1, 3600);
+        if (deadlineKind == 0) h.deadline = block.timestamp - _bound(_split(deadlineSeed, 8), 1, 3600);
         else if (deadlineKind == 1) h.deadline = block.timestamp;
-        else h.deadline = block.timestamp + _bound(deadlineSeed >> 8, 1, 2 days);
+        else h.deadline = block.timestamp + _bound(_split(deadlineSeed, 8), 1, 2 days);
         uint256 key;
         (h.signer, key, h.forged) = _signer(a.pool, signerSeed);
         h.signature = _sign(key, _digest(h));
@@ -452,11 +493,47 @@ contract Handler is Actions {
         uint256 kind = seed % 8;
         if (kind < 2) return (_ownerOf(p).account, _ownerOf(p).key, false);
         if (kind < 6) {
-            Actor storage g = grantees[kind < 5 ? kind - 2 : (seed >> 8) % GRANTEES];
+            // A grantee picked by the seed, or one whose ACCEPT was taken away and whose notice runs (else the one
+            // whose ACCEPT lasts longest in this pool).
+            uint256 pick = kind == 2 ? _split(seed, 8) % GRANTEES : _noticeHolder(p);
+            Actor storage g = grantees[pick];
             return (g.account, g.key, false);
         }
         if (kind == 6) return (stranger.account, stranger.key, false);
         return (_ownerOf(p).account, stranger.key, true);
+    }
+
+    /// @dev The grantee whose acceptances for pool `p` settle longest (a revoked one inside its notice, often).
+    function _latestAcceptor(uint256 p) private view returns (uint256 best) {
+        for (uint256 g = 1; g < GRANTEES; ++g) {
+            if (grants[p][g].acceptValidUntil > grants[p][best].acceptValidUntil) best = g;
+        }
+    }
+
+    /// @dev The agreement an acceptance is for: any, or (a third of the time) one in a pool where a grantee's ACCEPT
+    /// notice runs, so that acceptances signed inside the notice are common enough to be judged.
+    function _toAccept(uint256 seed) private view returns (uint256) {
+        uint256 n = agreements.length;
+        uint256 i = seed % n;
+        if (_split(seed, 1) % 3 != 0) return i;
+        for (uint256 k; k < n; ++k) {
+            uint256 j = (i + k) % n;
+            uint256 g = _noticeHolder(agreements[j].pool);
+            if (
+                !_grantAllows(agreements[j].pool, g, SpecModel.ACCEPT) &&
+                block.timestamp <= grants[agreements[j].pool][g].acceptValidUntil
+            ) return j;
+        }
+        return i;
+    }
+
+    /// @dev A grantee of pool `p` whose grant no longer allows ACCEPT but whose notice runs (else the latest acceptor).
+    function _noticeHolder(uint256 p) private view returns (uint256) {
+        for (uint256 g; g < GRANTEES; ++g) {
+            bool inNotice = block.timestamp <= grants[p][g].acceptValidUntil;
+            if (inNotice && !_grantAllows(p, g, SpecModel.ACCEPT)) return g;
+        }
+        return _latestAcceptor(p);
     }
 
     function _hold(Held memory h) private {
@@ -470,41 +547,60 @@ contract Handler is Actions {
 
     /// @dev An owner-signed acceptance of an agreement id no pool has.
     function _unknownAgreementItem(uint256 seed) private returns (Held memory h) {
-        uint256 p = (seed >> 8) % pools.length;
+        uint256 p = _split(seed, 8) % pools.length;
         h.agreement = type(uint256).max;
         h.poolId = pools[p].id;
         h.agreementId = _fresh("unknown");
         h.debitNoteId = bytes32(p);
-        h.total = _bound(seed >> 16, 1, 1e24);
+        h.total = _bound(_split(seed, 16), 1, 1e24);
         h.deadline = block.timestamp + 1 hours;
         h.signer = _ownerOf(p).account;
         h.signature = _sign(_ownerOf(p).key, _digest(h));
     }
 
+    /// @dev The next boundary (half the time) or a random one within a day, plus 0 or 1 second: 0 when none is ahead.
     function _boundary(uint256 seed) private view returns (uint256) {
-        uint256 kind = seed % 5;
-        uint256 plusOne = (seed >> 8) % 2;
-        seed >>= 16;
-        if (kind == 0) {
-            AgreementMirror storage a = agreements[seed % agreements.length];
-            if (a.status != TERMINATED) return 0;
-            return a.terminatedAt + a.paymentTimeout + plusOne;
+        uint256[] memory ahead = _boundaries();
+        if (ahead.length == 0) return 0;
+        uint256 nearest = type(uint256).max;
+        for (uint256 k; k < ahead.length; ++k) if (ahead[k] < nearest) nearest = ahead[k];
+        uint256 target = ahead[_split(seed, 1) % ahead.length];
+        if (seed % 2 == 0 || target > block.timestamp + 1 days) target = nearest;
+        return target + (_split(seed, 2) % 2);
+    }
+
+    /// @dev Every moment ahead at which a rule changes its answer: claim windows' ends, grants' `validUntil`, ACCEPT
+    /// notices' ends, held acceptances' deadlines, and when a rate cap or a stream floor reaches the budget.
+    function _boundaries() private view returns (uint256[] memory ahead) {
+        ahead = new uint256[](agreements.length + pools.length * GRANTEES * 2 + held.length);
+        uint256 n;
+        for (uint256 i; i < agreements.length; ++i) n = _push(ahead, n, _agreementBoundary(agreements[i]));
+        for (uint256 p; p < pools.length; ++p) {
+            for (uint256 g; g < GRANTEES; ++g) {
+                n = _push(ahead, n, grants[p][g].validUntil);
+                n = _push(ahead, n, grants[p][g].acceptValidUntil);
+            }
         }
-        if (kind == 1 || kind == 2) {
-            GrantMirror storage g = grants[seed % pools.length][(seed >> 8) % GRANTEES];
-            return (kind == 1 ? g.validUntil : g.acceptValidUntil) + plusOne;
+        for (uint256 k; k < held.length; ++k) n = _push(ahead, n, held[k].deadline);
+        assembly ("memory-safe") {
+            mstore(ahead, n)
         }
-        if (kind == 3) {
-            if (held.length == 0) return 0;
-            return held[seed % held.length].deadline + plusOne;
-        }
-        AgreementMirror storage b = agreements[seed % agreements.length];
-        if (b.status != ACTIVE) return 0;
+    }
+
+    function _push(uint256[] memory list, uint256 n, uint256 t) private view returns (uint256) {
+        if (t <= block.timestamp) return n;
+        list[n] = t;
+        return n + 1;
+    }
+
+    function _agreementBoundary(AgreementMirror storage a) private view returns (uint256) {
+        if (a.status == TERMINATED) return a.terminatedAt + a.paymentTimeout;
+        if (a.status != ACTIVE) return 0;
         // When the cap, or else the floor, reaches the budget (rounded up).
-        if (b.maxRate != 0 && b.budget > b.upfront) {
-            return b.startedAt + ((b.budget - b.upfront) * 1e18 + b.maxRate - 1) / b.maxRate + plusOne;
+        if (a.maxRate != 0 && a.budget > a.upfront) {
+            return a.startedAt + ((a.budget - a.upfront) * 1e18 + a.maxRate - 1) / a.maxRate;
         }
-        if (b.streamRate != 0) return b.startedAt + (b.budget * 1e18 + b.streamRate - 1) / b.streamRate + plusOne;
+        if (a.streamRate != 0) return a.startedAt + (a.budget * 1e18 + a.streamRate - 1) / a.streamRate;
         return 0;
     }
 
@@ -596,5 +692,6 @@ contract Handler is Actions {
         VM.prank(from);
         (bool ok, bytes memory ret) = address(DRIP_FEED).call(abi.encodeCall(IMulticall.multicall, (calls)));
         _judge(ok, ret, e, what);
+        _note(string.concat(what, ok ? ": ok" : ": refused"));
     }
 }

@@ -141,6 +141,10 @@ abstract contract World is Cheats {
     uint256[2] internal paidOut;
     uint256[2] internal donated;
 
+    /// @dev How often each outcome happened in this sequence ("settle: ok", "settle: refused", and the notes the
+    /// actions add), so that a test can show the handlers reach every state they are meant to.
+    mapping(bytes32 label => uint256) private _outcomes;
+
     constructor(IDripFeed dripFeed) {
         DRIP_FEED = dripFeed;
         GLM = new MockGLM();
@@ -201,6 +205,12 @@ abstract contract World is Cheats {
     /// @dev A fresh pseudo-random word from a seed, for the second and later choices a handler makes from one input.
     function _next(uint256 seed) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(seed)));
+    }
+
+    /// @dev Sub-choice `k` of one input: independent of the input's low bits, which forge's dictionary often fixes
+    /// (small numbers, addresses).
+    function _split(uint256 seed, uint256 k) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(seed, k)));
     }
 
     function _fresh(string memory what) internal returns (bytes32) {
@@ -309,6 +319,16 @@ abstract contract World is Cheats {
         VM.prank(from);
         (ok, ret) = address(DRIP_FEED).call(data);
         _judge(ok, ret, e, what);
+        _note(string.concat(what, ok ? ": ok" : ": refused"));
+    }
+
+    function _note(string memory label) internal {
+        ++_outcomes[keccak256(bytes(label))];
+    }
+
+    /// @notice How often `label` happened in this sequence.
+    function outcomes(string calldata label) external view returns (uint256) {
+        return _outcomes[keccak256(bytes(label))];
     }
 
     function _judge(bool ok, bytes memory ret, Expect memory e, string memory what) internal pure {
