@@ -7,20 +7,21 @@ import {Handler} from "./handlers/Handler.sol";
 import {World} from "./handlers/World.sol";
 import {Cheats, InvariantTargets} from "./utils/Cheats.sol";
 
-/// @title DripFeedInvariants
+/// @title InvariantCampaign
 /// @notice The invariant campaign: forge calls the handler's actions in random sequences (several owners, grantees
 /// and providers, two tokens, signatures from EOAs and ERC-1271 wallets, time jumps onto every boundary) and checks
 /// SPEC invariants 1-5 and the protocol 1.1 rules every `check_interval` calls. DripFeed is the viaIR build of
-/// contracts/DripFeed.sol, deployed from its artifact as Hardhat deploys it.
-contract DripFeedInvariants is Cheats, InvariantTargets {
+/// contracts/DripFeed.sol, deployed from its artifact as Hardhat deploys it. Two concrete campaigns with different
+/// starting worlds run side by side (forge runs test contracts in parallel, one per core).
+abstract contract InvariantCampaign is Cheats, InvariantTargets {
     Handler internal handler;
+
+    function _variant() internal pure virtual returns (uint256);
 
     function setUp() public {
         VM.warp(1_750_000_000);
-        IDripFeed dripFeed = IDripFeed(VM.deployCode("contracts/DripFeed.sol:DripFeed"));
-        handler = new Handler(dripFeed);
-        handler.bootstrap();
-
+        handler = new Handler(IDripFeed(VM.deployCode("contracts/DripFeed.sol:DripFeed")));
+        handler.bootstrap(_variant());
         _targetSelectors(address(handler), handler.actions());
     }
 
@@ -40,5 +41,19 @@ contract DripFeedInvariants is Cheats, InvariantTargets {
                 }
             }
         }
+    }
+}
+
+/// @notice Starts from an EOA's pool of the plain token and a wallet's pool of the USDT-like token.
+contract DripFeedInvariantsA is InvariantCampaign {
+    function _variant() internal pure override returns (uint256) {
+        return 0;
+    }
+}
+
+/// @notice Starts from an EOA's pool of the USDT-like token and a wallet's pool of the plain token.
+contract DripFeedInvariantsB is InvariantCampaign {
+    function _variant() internal pure override returns (uint256) {
+        return 1;
     }
 }

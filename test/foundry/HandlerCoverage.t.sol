@@ -31,7 +31,7 @@ contract HandlerCoverageTest is Cheats {
     function _runSequence(uint256 sequence) private returns (Handler handler) {
         VM.warp(1_750_000_000);
         handler = new Handler(IDripFeed(VM.deployCode("contracts/DripFeed.sol:DripFeed")));
-        handler.bootstrap();
+        handler.bootstrap(sequence % 2);
         bytes4[] memory actions = handler.actions();
         for (uint256 i; i < DEPTH; ++i) {
             uint256 r = uint256(keccak256(abi.encode("coverage", sequence, i)));

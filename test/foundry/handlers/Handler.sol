@@ -27,19 +27,30 @@ contract Handler is Actions {
 
     constructor(IDripFeed dripFeed) Actions(dripFeed) {}
 
-    /// @notice Two pools (an EOA's in the plain token, the wallet's in the USDT-like one), funded, with grants and
-    /// an agreement each, so that every sequence starts where money moves.
-    function bootstrap() external {
-        _createPool(0, 0, keccak256("bootstrap-0"));
-        _createPool(2, 1, keccak256("bootstrap-1"));
-        _fund(0, owners[0].account, 1e24);
-        _fund(1, owners[2].account, 1e24);
-        _setGrant(0, 0, owners[0].account, SpecModel.ACCEPT | SpecModel.TERMINATE, block.timestamp + 7 days, 0, 0);
-        _setGrant(1, 2, owners[2].account, SpecModel.ACCEPT | SpecModel.OPEN, block.timestamp + 3 days, 1e23, 1e18);
-        Terms memory capped = Terms(1e21, 1e19, uint128(uint256(1e21) * 1e18) / 1 days, 0, 120, 3600);
-        _openAgreement(0, owners[0].account, _fresh("agreement"), 0, capped);
-        Terms memory stream = Terms(5e20, 0, 0, uint128(uint256(5e20) * 1e18) / 2 days, 300, 86_400);
-        _openAgreement(1, owners[2].account, _fresh("agreement"), 1, stream);
+    /// @notice Two pools, funded, with grants and an agreement each, so that every sequence starts where money
+    /// moves. Variant 0: an EOA's pool of the plain token and the wallet's of the USDT-like one; variant 1: the other
+    /// EOA's pool of the USDT-like token and the wallet's of the plain one, with other grants and terms.
+    function bootstrap(uint256 variant) external {
+        uint8 accept = SpecModel.ACCEPT;
+        if (variant == 0) {
+            _createPool(0, 0, keccak256("bootstrap-0"));
+            _createPool(2, 1, keccak256("bootstrap-1"));
+            _fund(0, owners[0].account, 1e24);
+            _fund(1, owners[2].account, 1e24);
+            _setGrant(0, 0, owners[0].account, accept | SpecModel.TERMINATE, block.timestamp + 7 days, 0, 0);
+            _setGrant(1, 2, owners[2].account, accept | SpecModel.OPEN, block.timestamp + 3 days, 1e23, 1e18);
+            _openAgreement(0, owners[0].account, _fresh("agreement"), 0, Terms(1e21, 1e19, 1e34, 0, 120, 3600));
+            _openAgreement(1, owners[2].account, _fresh("agreement"), 1, Terms(5e20, 0, 0, 3e33, 300, 86_400));
+        } else {
+            _createPool(1, 1, keccak256("bootstrap-2"));
+            _createPool(2, 0, keccak256("bootstrap-3"));
+            _fund(0, owners[1].account, 1e12);
+            _fund(1, owners[2].account, 1e24);
+            _setGrant(0, 1, owners[1].account, accept | SpecModel.OPEN, block.timestamp + 1 days, 1e10, 1e20);
+            _setGrant(1, 2, owners[2].account, accept | SpecModel.TERMINATE, type(uint40).max, 0, 0);
+            _openAgreement(0, owners[1].account, _fresh("agreement"), 2, Terms(1e9, 1e8, 1e22, 5e21, 900, 1));
+            _openAgreement(1, owners[2].account, _fresh("agreement"), 0, Terms(1e22, 1e22, 0, 0, 120, 600));
+        }
     }
 
     /// @notice The actions forge calls (every external function below).
@@ -298,10 +309,10 @@ contract Handler is Actions {
         _settle(held[heldSeed % held.length], relay);
     }
 
-    /// @notice One to five items: held acceptances, fresh ones, and items for agreements that do not exist. Bad
+    /// @notice One to four items: held acceptances, fresh ones, and items for agreements that do not exist. Bad
     /// items fail alone with their reason; the others settle.
     function settleBatch(uint256 seed, uint256 countSeed) external {
-        uint256 n = 1 + (countSeed % 5);
+        uint256 n = 1 + (countSeed % 4);
         Held[] memory items = new Held[](n);
         for (uint256 k; k < n; ++k) {
             seed = _next(seed);
