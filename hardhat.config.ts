@@ -43,12 +43,18 @@ const SOLC_SETTINGS = { evmVersion: "cancun", optimizer: { enabled: true, runs: 
 
 // DripFeed itself goes through the IR pipeline: it inlines the internal calls of settle/claim/open (about 2,000 gas
 // per settle, see bench/README.md). Only that file, so the tokens and test contracts, and with them the bench's
-// baseline transfer, keep the ordinary pipeline.
+// baseline transfer, keep the ordinary pipeline. It is optimized for 1,000,000 runs: a singleton deployed once per
+// chain pays for its bytecode once and for its code on every settlement (-60 to -110 gas on the hot paths; 17.6 kB).
 
 const config: HardhatUserConfig = {
   solidity: {
     compilers: [{ version: SOLC_VERSION, settings: SOLC_SETTINGS }],
-    overrides: { "contracts/DripFeed.sol": { version: SOLC_VERSION, settings: { ...SOLC_SETTINGS, viaIR: true } } },
+    overrides: {
+      "contracts/DripFeed.sol": {
+        version: SOLC_VERSION,
+        settings: { ...SOLC_SETTINGS, optimizer: { enabled: true, runs: 1_000_000 }, viaIR: true },
+      },
+    },
   },
   networks: {
     hardhat: {},

@@ -5,13 +5,14 @@ import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 
 /// @title HostileERC1271Wallet
 /// @notice Test-only contract wallet whose ERC-1271 check misbehaves: it lies (returns the magic value for any
-/// hash and signature), reverts, or burns all the gas it is given. Its deployer can make it call anything, so it
-/// can own a DripFeed pool.
+/// hash and signature), reverts, burns all the gas it is given, or answers the magic selector with non-zero padding.
+/// Its deployer can make it call anything, so it can own a DripFeed pool.
 contract HostileERC1271Wallet is IERC1271 {
     enum Mode {
         Lie,
         Revert,
-        BurnGas
+        BurnGas,
+        DirtyMagic
     }
 
     address public immutable CONTROLLER;
@@ -52,6 +53,13 @@ contract HostileERC1271Wallet is IERC1271 {
             // Consume every unit of gas forwarded, like an endless loop would, but in one opcode (fast tests).
             assembly ("memory-safe") {
                 invalid()
+            }
+        }
+        if (current == Mode.DirtyMagic) {
+            // The magic selector followed by non-zero padding: valid nowhere (the whole word must match).
+            assembly ("memory-safe") {
+                mstore(0, or(shl(224, 0x1626ba7e), 1))
+                return(0, 32)
             }
         }
         return IERC1271.isValidSignature.selector;

@@ -128,6 +128,7 @@ describe("adversarial: stolen grantee keys", () => {
       const startedAt = Number((await f.dripFeed.getAgreement(poolId, agreementId)).startedAt);
       const forged = acceptance(poolId, agreementId, 10n ** 40n);
       const signature = await signed(f, f.grantee, forged);
+      const signedLater = await signed(f, f.grantee, acceptance(poolId, agreementId, 10n ** 41n, "dn-2"));
       await at(startedAt + 60);
       await expectMoves(
         f.glm,
@@ -138,19 +139,32 @@ describe("adversarial: stolen grantee keys", () => {
           providerA: 400n,
         },
       );
-      // The owner revokes: the rest of that acceptance still drips out at maxRate (it was recorded), but no new
-      // acceptance from the key counts.
+      // The owner revokes and, to stop the key at once (the revocation gives an hour's notice), terminates the
+      // agreement in the same block: the cap freezes at the termination time and never passes the budget.
+      await network.provider.send("evm_setAutomine", [false]);
       await f.dripFeed.connect(f.owner).setGrant(poolId, parties.grantee, 0, 0, 0n, 0n);
-      const later = acceptance(poolId, agreementId, 10n ** 41n, "dn-2");
-      await expect(
-        f.dripFeed.connect(f.stranger).settle(later, parties.grantee, await signed(f, f.grantee, later)),
-      ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
-      // The owner terminates; payouts freeze at the termination time and never pass the budget.
       await f.dripFeed.connect(f.owner).terminate(poolId, agreementId);
+      await at(startedAt + 61);
+      await network.provider.send("evm_mine", []);
+      await network.provider.send("evm_setAutomine", [true]);
       const a = await f.dripFeed.getAgreement(poolId, agreementId);
       const frozen = 100n + (5n * E18 * (a.terminatedAt - a.startedAt)) / E18;
-      expect(await f.dripFeed.claimable(poolId, agreementId)).to.equal(frozen - 400n);
-      expect(frozen <= 50_000n).to.equal(true);
+      expect(frozen).to.equal(405n);
+      // Within the notice the key's new acceptance still counts, but unlocks nothing beyond the frozen cap.
+      const later = acceptance(poolId, agreementId, 10n ** 41n, "dn-2");
+      await at(startedAt + 61 + 3000);
+      await expectMoves(
+        f.glm,
+        parties,
+        () => f.dripFeed.connect(f.stranger).settle(later, parties.grantee, signedLater),
+        { dripFeed: -5n, providerA: 5n },
+      );
+      // After the notice the key signs nothing that counts.
+      const last = acceptance(poolId, agreementId, 10n ** 42n, "dn-3");
+      await at(startedAt + 61 + 3601);
+      await expect(
+        f.dripFeed.connect(f.stranger).settle(last, parties.grantee, await signed(f, f.grantee, last)),
+      ).to.be.revertedWithCustomError(f.dripFeed, "InvalidSignature");
     });
   });
 

@@ -28,7 +28,7 @@ export const ACCEPT = 1;
 export const TERMINATE = 2;
 export const OPEN = 4;
 /** HostileERC1271Wallet.Mode */
-export const Mode = { Lie: 0, Revert: 1, BurnGas: 2 } as const;
+export const Mode = { Lie: 0, Revert: 1, BurnGas: 2, DirtyMagic: 3 } as const;
 
 /** Solidity-coverage instruments the contracts, so tests that depend on exact gas are skipped under it. */
 export const UNDER_COVERAGE =
@@ -196,4 +196,34 @@ export async function agreementState(
 
 export async function deployWallet(mode: number): Promise<HostileERC1271Wallet> {
   return (await ethers.getContractFactory("HostileERC1271Wallet")).deploy(mode);
+}
+
+/** A pool owned by a hostile wallet, funded by `funder`, with one agreement paying `provider`. */
+export async function walletPool(
+  f: Hostile,
+  wallet: HostileERC1271Wallet,
+  provider: string,
+  label: string,
+  budget: bigint,
+  maxRate = 0n,
+): Promise<{ poolId: string; agreementId: string }> {
+  const walletAddress = await wallet.getAddress();
+  const salt = saltOf(label);
+  const poolId = await f.dripFeed.poolIdOf(walletAddress, salt);
+  const agreementId = agreementIdOf(label);
+  await wallet.execute(
+    f.dripFeedAddress,
+    f.dripFeed.interface.encodeFunctionData("createPool", [await f.glm.getAddress(), salt]),
+  );
+  await f.dripFeed.connect(f.owner).fund(poolId, budget * 2n);
+  await wallet.execute(
+    f.dripFeedAddress,
+    f.dripFeed.interface.encodeFunctionData("openAgreement", [
+      poolId,
+      agreementId,
+      provider,
+      terms({ budget, maxRate }),
+    ]),
+  );
+  return { poolId, agreementId };
 }

@@ -94,14 +94,20 @@ describe("adversarial: hostile tokens", () => {
         providerA: 1_000n,
       });
       await f.dripFeed.connect(f.owner).terminate(poolId, agreementId);
+      // What the cap allowed up to termination is the provider's even if it never claims it.
+      const { startedAt, terminatedAt } = await f.dripFeed.getAgreement(poolId, agreementId);
+      const due = 2n * 10n * (terminatedAt - startedAt) - 3_000n;
       await increaseTime(601);
-      await f.dripFeed.connect(f.stranger).release(poolId, agreementId);
-      // Release refunds budget - paid: what the provider left unclaimed after the window goes back to the pool.
-      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([3n, 3_000n, 5_000n]);
-      expect(await poolState(f, poolId)).to.deep.equal([7_000n, 0n]);
-      await expectMoves(t, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n, parties.owner), {
-        dripFeed: -7_000n,
-        owner: 7_000n,
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.stranger).release(poolId, agreementId), {
+        dripFeed: -due,
+        providerA: due,
+      });
+      // Release paid the provider first, then refunded budget - payable to the pool.
+      expect(await agreementState(f, poolId, agreementId)).to.deep.equal([3n, 3_000n + due, 5_000n]);
+      expect(await poolState(f, poolId)).to.deep.equal([7_000n - due, 0n]);
+      await expectMoves(t, parties, () => f.dripFeed.connect(f.owner).withdraw(poolId, 7_000n - due, parties.owner), {
+        dripFeed: -(7_000n - due),
+        owner: 7_000n - due,
       });
       expect(await poolState(f, poolId)).to.deep.equal([0n, 0n]);
     });
@@ -392,6 +398,41 @@ describe("adversarial: hostile tokens", () => {
       );
       expect(await poolState(f, poolId)).to.deep.equal([3_000n, 3_000n]);
     });
+
+    it("never turns a blocked provider's due into a refund: release reverts until the provider can be paid", async () => {
+      const streamed = agreementIdOf("streamed");
+      await f.dripFeed
+        .connect(f.owner)
+        .openAgreement(
+          poolId,
+          streamed,
+          parties.providerB,
+          terms({ budget: 2_000n, streamRate: 10n ** 18n, paymentTimeout: 300 }),
+        );
+      await increaseTime(99);
+      await f.dripFeed.connect(f.owner).terminate(poolId, streamed);
+      const { startedAt, terminatedAt } = await f.dripFeed.getAgreement(poolId, streamed);
+      const due = terminatedAt - startedAt;
+      await increaseTime(301);
+      await expectMoves(
+        f.blocklist,
+        parties,
+        async () =>
+          expect(f.dripFeed.connect(f.relay).release(poolId, streamed)).to.be.revertedWithCustomError(
+            f.blocklist,
+            "Blocked",
+          ),
+        {},
+      );
+      expect(await agreementState(f, poolId, streamed)).to.deep.equal([2n, 0n, 0n]);
+      await f.blocklist.setBlocked(parties.providerB, false);
+      await expectMoves(f.blocklist, parties, () => f.dripFeed.connect(f.relay).release(poolId, streamed), {
+        dripFeed: -due,
+        providerB: due,
+      });
+      expect(await agreementState(f, poolId, streamed)).to.deep.equal([3n, due, 0n]);
+      expect(await poolState(f, poolId)).to.deep.equal([10_000n - due, 7_000n]);
+    });
   });
 
   describe("a token that burns all the gas of a transfer to one provider", () => {
@@ -426,13 +467,13 @@ describe("adversarial: hostile tokens", () => {
       );
     }
 
-    it("fails alone given enough gas (the batch keeps 1/64), and the other pool's item settles", async () => {
+    it("fails alone within ITEM_CALL_GAS, and the other pool's item settles under a normal gas limit", async () => {
       const items = await batch();
       await expectMoves(
         f.glm,
         parties,
         async () => {
-          const tx = f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 16_000_000 });
+          const tx = f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 700_000 });
           await expect(tx)
             .to.emit(f.dripFeed, "SettlementFailed")
             .withArgs(griefPool, grief, items[0].acceptance.debitNoteId, SAFE_ERC20_FAILED);
@@ -443,15 +484,21 @@ describe("adversarial: hostile tokens", () => {
       expect(await poolState(f, griefPool)).to.deep.equal([5_000n, 4_000n]);
     });
 
-    it("makes the whole batch revert under a tight gas limit (known limitation: liveness only)", async () => {
+    it("reverts the whole batch (InsufficientGasForItem) when the burning item cannot get its whole allowance", async () => {
       const items = await batch();
+      // Below ITEM_CALL_GAS for the first item's call: its failure could be the sender's fault, so nothing counts.
       await expectMoves(
         f.glm,
         parties,
-        async () => expect(f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 1_000_000 })).to.be.reverted,
+        async () =>
+          expect(f.dripFeed.connect(f.relay).settleBatch(items, { gasLimit: 220_000 })).to.be.revertedWithCustomError(
+            f.dripFeed,
+            "InsufficientGasForItem",
+          ),
         {},
       );
       expect(await agreementState(f, glmPool, honest)).to.deep.equal([1n, 0n, 0n]);
+      expect(await agreementState(f, griefPool, grief)).to.deep.equal([1n, 0n, 0n]);
     });
   });
 

@@ -106,16 +106,25 @@ describe("the claim window (terminate -> settle/claim -> release)", () => {
       await expectInvariants(fx, all);
     });
 
-    it("refunds the unclaimed floor too when nobody claimed in the window", async () => {
-      const { poolId, a1, dripFeed } = await fixture();
+    it("pays the floor nobody claimed in the window to the provider at release, and refunds only the rest", async () => {
+      const { fx, poolId, a1, all, dripFeed } = await fixture();
       const id = a1.agreementId;
       await atTime(a1.startedAt + 500n);
       await dripFeed.terminate(poolId, id);
       await atTime(a1.startedAt + 500n + TIMEOUT + 1n);
-      await expect(dripFeed.release(poolId, id))
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.stranger).release(poolId, id), {
+        tokens: { dripFeed: -5n * GLM, provider1: 5n * GLM },
+        pools: [{ poolId, balance: -5n * GLM, locked: -100n * GLM }],
+        agreements: [{ poolId, agreementId: id, paid: 5n * GLM }],
+      });
+      await expect(tx)
+        .to.emit(dripFeed, "Claimed")
+        .withArgs(poolId, id, 5n * GLM);
+      await expect(tx)
         .to.emit(dripFeed, "AgreementReleased")
-        .withArgs(poolId, id, 100n * GLM);
+        .withArgs(poolId, id, 95n * GLM);
       expect(await dripFeed.claimable(poolId, id)).to.equal(0n);
+      await expectInvariants(fx, all);
     });
   });
 
@@ -130,6 +139,50 @@ describe("the claim window (terminate -> settle/claim -> release)", () => {
         agreements: [{ poolId, agreementId: id }],
       });
       await expect(dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(dripFeed, "AgreementNotActive");
+      await expectInvariants(fx, all);
+    });
+
+    it("keeps the floor it earned when the requestor releases at once (the payout comes first)", async () => {
+      const { fx, poolId, a1, all, dripFeed } = await fixture();
+      const id = a1.agreementId;
+      // 0.01 GLM/s for 453 s: 4.53 GLM earned by the stream floor, never claimed.
+      await atTime(a1.startedAt + 453n);
+      await dripFeed.connect(fx.providers[1]).terminate(poolId, id);
+      const earned = (453n * GLM) / 100n;
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.owner).release(poolId, id), {
+        tokens: { dripFeed: -earned, provider1: earned },
+        pools: [{ poolId, balance: -earned, locked: -100n * GLM }],
+        agreements: [{ poolId, agreementId: id, paid: earned }],
+      });
+      await expect(tx).to.emit(dripFeed, "Claimed").withArgs(poolId, id, earned);
+      await expect(tx)
+        .to.emit(dripFeed, "AgreementReleased")
+        .withArgs(poolId, id, 100n * GLM - earned);
+      await expect(dripFeed.claim(poolId, id)).to.be.revertedWithCustomError(dripFeed, "NothingToSettle");
+      await expectInvariants(fx, all);
+    });
+
+    it("keeps what it settled but did not claim when the requestor releases at once", async () => {
+      const fx = await deployFixture();
+      const { poolId, agreements } = await setupPool(fx, {
+        amount: 100n * GLM,
+        agreements: [
+          { terms: { budget: 50n * GLM, upfront: 0n, maxRate: perSecond(GLM / 10n), paymentTimeout: TIMEOUT } },
+        ],
+      });
+      const { agreementId: id, startedAt } = agreements[0];
+      const all = [{ poolId, agreementIds: [id] }];
+      // 20 GLM accepted at t+100 while the cap allows 10: 10 paid, 10 recorded and dripping at 0.1 GLM/s.
+      await atTime(startedAt + 100n);
+      await fx.dripFeed.settle(...settleArgs(await signTotal(fx.owner, fx.domain, poolId, id, 20n * GLM)));
+      await atTime(startedAt + 160n);
+      await fx.dripFeed.connect(fx.providers[0]).terminate(poolId, id);
+      // At termination the cap is 16 GLM: 6 more are the provider's, whoever releases.
+      await expectDeltas(fx, () => fx.dripFeed.connect(fx.owner).release(poolId, id), {
+        tokens: { dripFeed: -6n * GLM, provider0: 6n * GLM },
+        pools: [{ poolId, balance: -6n * GLM, locked: -40n * GLM }],
+        agreements: [{ poolId, agreementId: id, paid: 6n * GLM }],
+      });
       await expectInvariants(fx, all);
     });
 

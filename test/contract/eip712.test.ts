@@ -1,14 +1,11 @@
 import { expect } from "chai";
-import { AbiCoder, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, TypedDataEncoder, ZeroHash, concat, keccak256, toUtf8Bytes } from "ethers";
 
 import { EIP712_NAME, EIP712_VERSION } from "../../scripts/sdk/acceptance";
 import { poolIdOf as sdkPoolIdOf } from "../../scripts/sdk/ids";
 import {
   ACCEPTANCE_TYPE_STRING,
   GLM,
-  MAX_DEBIT_NOTE_INTERVAL,
-  MAX_PAYMENT_TIMEOUT,
-  MIN_DEBIT_NOTE_INTERVAL,
   acceptanceOf,
   agreementIdOf,
   deployFixture,
@@ -18,23 +15,41 @@ import {
 } from "../helpers";
 
 describe("acceptanceDigest / eip712Domain / poolIdOf / acceptTimeoutOf", () => {
-  describe("ACCEPTANCE_TYPEHASH", () => {
-    it("equals keccak256 of the SDK's ACCEPTANCE_TYPE_STRING", async () => {
-      const { dripFeed } = await deployFixture();
+  describe("the EIP-712 type", () => {
+    it("is keccak256 of the SDK's ACCEPTANCE_TYPE_STRING (digest rebuilt by hand from the type string)", async () => {
+      const { dripFeed, domain } = await deployFixture();
       expect(ACCEPTANCE_TYPE_STRING).to.equal(
         "DebitNoteAcceptance(bytes32 poolId,bytes32 agreementId,bytes32 debitNoteId,uint256 totalAccepted,uint256 deadline)",
       );
-      expect(await dripFeed.ACCEPTANCE_TYPEHASH()).to.equal(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)));
+      const a = acceptanceOf(saltOf("pool"), agreementIdOf("a"), 7n * GLM);
+      const structHash = keccak256(
+        AbiCoder.defaultAbiCoder().encode(
+          ["bytes32", "bytes32", "bytes32", "bytes32", "uint256", "uint256"],
+          [
+            keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)),
+            a.poolId,
+            a.agreementId,
+            a.debitNoteId,
+            a.totalAccepted,
+            a.deadline,
+          ],
+        ),
+      );
+      const domainSeparator = TypedDataEncoder.hashDomain({
+        name: EIP712_NAME,
+        version: EIP712_VERSION,
+        chainId: domain.chainId,
+        verifyingContract: domain.verifyingContract,
+      });
+      expect(await dripFeed.acceptanceDigest(a)).to.equal(keccak256(concat(["0x1901", domainSeparator, structHash])));
     });
   });
 
   describe("constants", () => {
-    it("exposes the permission bits and Golem limits of the SPEC", async () => {
+    it("exposes the permission bits, ACCEPT_NOTICE and ITEM_CALL_GAS of the protocol", async () => {
       const { dripFeed } = await deployFixture();
       expect([await dripFeed.ACCEPT(), await dripFeed.TERMINATE(), await dripFeed.OPEN()]).to.deep.equal([1n, 2n, 4n]);
-      expect(await dripFeed.MIN_DEBIT_NOTE_INTERVAL()).to.equal(MIN_DEBIT_NOTE_INTERVAL);
-      expect(await dripFeed.MAX_DEBIT_NOTE_INTERVAL()).to.equal(MAX_DEBIT_NOTE_INTERVAL);
-      expect(await dripFeed.MAX_PAYMENT_TIMEOUT()).to.equal(MAX_PAYMENT_TIMEOUT);
+      expect([await dripFeed.ACCEPT_NOTICE(), await dripFeed.ITEM_CALL_GAS()]).to.deep.equal([3600n, 200_000n]);
     });
   });
 

@@ -136,6 +136,29 @@ describe("settleBatch", () => {
       expect(failed).to.have.length(bad.length);
     });
 
+    it("refuses the zero address and DripFeed itself as signers, even first in a run and even when granted", async () => {
+      const { fx, poolId, a0, dripFeed } = await fixture();
+      const self = fx.dripFeedAddress;
+      await dripFeed.setGrant(poolId, self, ACCEPT, FOREVER, 0n, 0n);
+      const signed = await signTotal(fx.owner, fx.domain, poolId, a0, 3n * GLM);
+      const items = [
+        { ...batchItem(signed), signer: ethers.ZeroAddress },
+        { ...batchItem(signed), signer: self },
+        { ...batchItem(signed), signer: self, signature: "0x" },
+      ];
+      const tx = await expectDeltas(fx, () => dripFeed.connect(fx.relay).settleBatch(items), {});
+      const receipt = await tx.wait();
+      const reasons = receipt!.logs
+        .map((l) => dripFeed.interface.parseLog(l))
+        .filter((e) => e?.name === "SettlementFailed")
+        .map((e) => e!.args.reason as string);
+      expect(reasons).to.deep.equal(items.map(() => errorSelector(dripFeed, "InvalidSignature")));
+      await expect(dripFeed.settle(signed.acceptance, self, signed.signature)).to.be.revertedWithCustomError(
+        dripFeed,
+        "InvalidSignature",
+      );
+    });
+
     it("returns 0 for the failed items", async () => {
       const { fx, poolId, a0, dripFeed } = await fixture();
       const items = [

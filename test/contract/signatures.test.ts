@@ -15,6 +15,7 @@ import {
 } from "../../typechain-types";
 import {
   ACCEPT,
+  ACCEPT_NOTICE,
   type AcceptanceVectors,
   type DripFeedFixture,
   GLM,
@@ -132,7 +133,7 @@ describe("signatures", () => {
   });
 
   describe("when the ACCEPT grantee is an ERC-1271 contract wallet", () => {
-    it("settles an acceptance the wallet's key signed, and refuses it once the grant is revoked", async () => {
+    it("settles an acceptance the wallet's key signed, within the notice after revocation, and not after", async () => {
       const fx = await deployFixture();
       const { poolId, agreements } = await setupPool(fx);
       const id = agreements[0].agreementId;
@@ -147,8 +148,18 @@ describe("signatures", () => {
         agreements: [{ poolId, agreementId: id, paid: 5n * GLM, acceptedTotal: 5n * GLM }],
       });
       const s2 = await signTotal(fx.grantee, fx.domain, poolId, id, 9n * GLM, { as: walletAddress });
+      const s3 = await signTotal(fx.grantee, fx.domain, poolId, id, 12n * GLM, { as: walletAddress });
       await fx.dripFeed.setGrant(poolId, walletAddress, 0, 0n, 0n, 0n);
-      await expect(fx.dripFeed.settle(...settleArgs(s2))).to.be.revertedWithCustomError(
+      const revokedAt = await now();
+      await atTime(revokedAt + ACCEPT_NOTICE);
+      await expectDeltas(fx, () => fx.dripFeed.connect(fx.relay).settle(...settleArgs(s2)), {
+        extraParties: { wallet: walletAddress },
+        tokens: { dripFeed: -4n * GLM, provider0: 4n * GLM },
+        pools: [{ poolId, balance: -4n * GLM, locked: -4n * GLM }],
+        agreements: [{ poolId, agreementId: id, paid: 4n * GLM, acceptedTotal: 4n * GLM }],
+      });
+      await atTime(revokedAt + ACCEPT_NOTICE + 1n);
+      await expect(fx.dripFeed.settle(...settleArgs(s3))).to.be.revertedWithCustomError(
         fx.dripFeed,
         "InvalidSignature",
       );
@@ -285,20 +296,32 @@ describe("signatures", () => {
     }
 
     describe("when the grant is revoked before settlement", () => {
-      it("voids the grantee's unsettled acceptance (InvalidSignature)", async () => {
+      it("settles the grantee's acceptance until ACCEPT_NOTICE after the revocation, then voids it", async () => {
         const { fx, poolId, id } = await granted();
-        const s = await signTotal(fx.grantee, fx.domain, poolId, id, 3n * GLM);
+        const s3 = await signTotal(fx.grantee, fx.domain, poolId, id, 3n * GLM);
+        const s5 = await signTotal(fx.grantee, fx.domain, poolId, id, 5n * GLM);
         await fx.dripFeed.setGrant(poolId, fx.grantee.address, 0, 0n, 0n, 0n);
-        await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
+        const revokedAt = await now();
+        await atTime(revokedAt + ACCEPT_NOTICE);
+        await expectDeltas(fx, () => fx.dripFeed.settle(...settleArgs(s3)), {
+          tokens: { dripFeed: -3n * GLM, provider0: 3n * GLM },
+          pools: [{ poolId, balance: -3n * GLM, locked: -3n * GLM }],
+          agreements: [{ poolId, agreementId: id, paid: 3n * GLM, acceptedTotal: 3n * GLM }],
+        });
+        await atTime(revokedAt + ACCEPT_NOTICE + 1n);
+        await expect(fx.dripFeed.settle(...settleArgs(s5))).to.be.revertedWithCustomError(
           fx.dripFeed,
           "InvalidSignature",
         );
       });
 
-      it("voids it also when ACCEPT is replaced by other permissions", async () => {
+      it("gives the same notice when ACCEPT is replaced by other permissions (which count at once)", async () => {
         const { fx, poolId, id } = await granted();
         const s = await signTotal(fx.grantee, fx.domain, poolId, id, 3n * GLM);
         await fx.dripFeed.setGrant(poolId, fx.grantee.address, TERMINATE | OPEN, FOREVER, GLM, 0n);
+        const changedAt = await now();
+        expect(await fx.dripFeed.acceptValidUntil(poolId, fx.grantee.address)).to.equal(changedAt + ACCEPT_NOTICE);
+        await atTime(changedAt + ACCEPT_NOTICE + 1n);
         await expect(fx.dripFeed.settle(...settleArgs(s))).to.be.revertedWithCustomError(
           fx.dripFeed,
           "InvalidSignature",

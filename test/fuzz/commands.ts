@@ -345,11 +345,11 @@ class TimeJumpCommand implements fc.AsyncCommand<ModelState, Real> {
 
 /**
  * Time passes up to a boundary the SPEC draws with `<=`: the end of the k-th terminated agreement's claim window,
- * or the k-th grant's `validUntil`. The next transaction then runs at that second plus `offset` (-1, 0 or +1).
+ * the k-th grant's `validUntil`, or the end of the k-th ACCEPT notice (protocol 1.1). The next transaction then runs at that second plus `offset` (-1, 0 or +1).
  */
 class WaitUntilCommand implements fc.AsyncCommand<ModelState, Real> {
   constructor(
-    private readonly boundary: "claimWindowEnd" | "grantExpiry",
+    private readonly boundary: "claimWindowEnd" | "grantExpiry" | "acceptNoticeEnd",
     private readonly k: number,
     private readonly offset: number,
     /** Then release the agreement whose window it was, from this sender. */
@@ -365,6 +365,11 @@ class WaitUntilCommand implements fc.AsyncCommand<ModelState, Real> {
     for (const [key, pool] of [...m.pools].sort(([x], [y]) => x.localeCompare(y))) {
       if (this.boundary === "grantExpiry") {
         for (const g of pool.grants.values()) moments.push({ at: g.validUntil });
+      } else if (this.boundary === "acceptNoticeEnd") {
+        // Where a revoked or shortened ACCEPT stops counting (only those differing from validUntil are notices).
+        for (const g of pool.grants.values()) {
+          if (g.acceptValidUntil !== 0 && g.acceptValidUntil !== g.validUntil) moments.push({ at: g.acceptValidUntil });
+        }
       } else {
         const ref = { owner: pool.owner, salt: Number(key.slice(key.indexOf("s") + 1)) };
         for (const [agreement, a] of [...pool.agreements].sort(([x], [y]) => x - y)) {
@@ -613,7 +618,7 @@ const waitUntilArb = fc.oneof(
     .map(([k, offset, by]) => new WaitUntilCommand("claimWindowEnd", k, offset, by)),
   fc
     .tuple(
-      fc.constantFrom("claimWindowEnd" as const, "grantExpiry" as const),
+      fc.constantFrom("claimWindowEnd" as const, "grantExpiry" as const, "acceptNoticeEnd" as const),
       fc.nat({ max: 7 }),
       fc.integer({ min: -1, max: 1 }),
     )

@@ -354,6 +354,10 @@ export async function checkState(model: ModelState, real: Real, label: string): 
         );
         expect(a.paid <= payableNow, `${where}: paid ${a.paid} > payable ${payableNow}`).to.equal(true);
         expect(payableNow <= a.terms.budget, `${where}: payable > budget`).to.equal(true);
+        // Protocol 1.1: no release takes what the payout rule made payable (frozen at termination).
+        if (ma.status === Status.Released) {
+          expect(a.paid, `${where}: released without paying what was payable`).to.equal(payableNow);
+        }
         // The claimable view is the payout rule at the latest block's time, minus paid (0 once released).
         const claimableNow = ma.status === Status.Released ? 0n : payableAt(ma, blockTime) - ma.paid;
         expect(await world.dripFeed.claimable(poolId, agreementIdOf(index)), `${where}: claimable`).to.equal(
@@ -378,11 +382,12 @@ export async function checkState(model: ModelState, real: Real, label: string): 
           poolId,
           world.addresses[grantee],
         );
+        const acceptValidUntil = await world.dripFeed.acceptValidUntil(poolId, world.addresses[grantee]);
         // Views run at the latest block's time, which a time jump without a transaction has not moved.
         expect(
-          [Number(permissions), Number(validUntil), openAllowanceNow],
+          [Number(permissions), Number(validUntil), openAllowanceNow, Number(acceptValidUntil)],
           `${label}: ${key} grant of ${ACTORS[grantee]}`,
-        ).to.deep.equal([g.permissions, g.validUntil, allowanceNow(g, blockTime)]);
+        ).to.deep.equal([g.permissions, g.validUntil, allowanceNow(g, blockTime), g.acceptValidUntil]);
       }
     }
   }

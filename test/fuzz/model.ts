@@ -1,5 +1,5 @@
 /**
- * An independent TypeScript model of SPEC.md (DripFeed protocol v1), written from the SPEC and not from the
+ * An independent TypeScript model of the DripFeed protocol 1.1 (docs/PROTOCOL.md), written from the protocol and not from the
  * contract: pools, grants with the OPEN token bucket, agreements, the payout rule, the claim window and every
  * token movement. Each operation either returns the error the SPEC names (and leaves the state untouched) or
  * applies its effects. Where several errors apply at once the SPEC does not fix an order; the model checks them in
@@ -9,6 +9,8 @@
 export const ACCEPT = 1;
 export const TERMINATE = 2;
 export const OPEN = 4;
+/** Seconds a revoked or shortened ACCEPT keeps counting (protocol 1.1). */
+export const ACCEPT_NOTICE = 3600;
 const ALL_PERMISSIONS = ACCEPT | TERMINATE | OPEN;
 const RATE_SCALE = 10n ** 18n;
 const UINT128_MAX = (1n << 128n) - 1n;
@@ -48,6 +50,8 @@ export interface TermsM {
 export interface GrantM {
   permissions: number;
   validUntil: number;
+  /** Protocol 1.1: the last second the grantee's acceptances settle (its ACCEPT grant, or a notice still running). */
+  acceptValidUntil: number;
   level: bigint;
   openAllowance: bigint;
   openRefillRate: bigint;
@@ -171,6 +175,13 @@ export function cloneModel(m: ModelState): ModelState {
   return structuredClone(m);
 }
 
+/** The SPEC 1.1 ACCEPT notice: the validity after a `setGrant` that sets `permissions` until `validUntil`. */
+export function nextAcceptValidUntil(previous: number, permissions: number, validUntil: number, now: number): number {
+  const next = (permissions & ACCEPT) !== 0 ? validUntil : 0;
+  if (next < previous && now <= previous) return Math.max(next, Math.min(previous, now + ACCEPT_NOTICE));
+  return next;
+}
+
 function hasValidGrant(pool: PoolM, account: number, permission: number, now: number): boolean {
   const g = pool.grants.get(account);
   return g !== undefined && (g.permissions & permission) !== 0 && now <= g.validUntil;
@@ -222,7 +233,7 @@ function settleOne(m: ModelState, item: AcceptanceC): string | undefined {
   if (pool === undefined || a === undefined) return "AgreementNotFound";
   if (a.status === Status.Released) return "AgreementNotActive";
   if (item.deadline < now) return "SignatureExpired";
-  const authorized = item.signer === pool.owner || hasValidGrant(pool, item.signer, ACCEPT, now);
+  const authorized = item.signer === pool.owner || now <= (pool.grants.get(item.signer)?.acceptValidUntil ?? 0);
   if (!authorized || item.forgedBy !== undefined) return "InvalidSignature";
   const signed = min(item.totalAccepted, UINT128_MAX);
   const acceptedTotal = max(a.acceptedTotal, signed);
@@ -282,18 +293,17 @@ export function applyOp(m: ModelState, sender: number, op: COp): Outcome {
       if (pool === undefined) return fail("PoolNotFound");
       if (sender !== pool.owner) return fail("NotPoolOwner");
       if ((op.permissions & ~ALL_PERMISSIONS) !== 0) return fail("InvalidPermissions");
-      if (op.permissions === 0) {
-        pool.grants.delete(op.grantee);
-      } else {
-        pool.grants.set(op.grantee, {
-          permissions: op.permissions,
-          validUntil: op.validUntil,
-          level: op.openAllowance,
-          openAllowance: op.openAllowance,
-          openRefillRate: op.openRefillRate,
-          refilledAt: now,
-        });
-      }
+      // The grant is kept as set (a revocation too: its ACCEPT notice may still run).
+      const previous = pool.grants.get(op.grantee)?.acceptValidUntil ?? 0;
+      pool.grants.set(op.grantee, {
+        permissions: op.permissions,
+        validUntil: op.validUntil,
+        acceptValidUntil: nextAcceptValidUntil(previous, op.permissions, op.validUntil, now),
+        level: op.openAllowance,
+        openAllowance: op.openAllowance,
+        openRefillRate: op.openRefillRate,
+        refilledAt: now,
+      });
       return OK;
     }
     case "openAgreement": {
@@ -353,7 +363,11 @@ export function applyOp(m: ModelState, sender: number, op: COp): Outcome {
       if (a.status === Status.Active) return fail("ClaimWindowOpen");
       if (a.status === Status.Released) return fail("AgreementNotActive");
       if (!a.terminatedByProvider && now <= a.terminatedAt + a.terms.paymentTimeout) return fail("ClaimWindowOpen");
-      pool.locked -= a.terms.budget - a.paid;
+      // Protocol 1.1: the provider is paid what the payout rule made payable; only the rest goes back.
+      const payableNow = payableAt(a, now);
+      payOut(m, pool, a.provider, payableNow - a.paid);
+      pool.locked -= a.terms.budget - payableNow;
+      a.paid = payableNow;
       a.status = Status.Released;
       return OK;
     }

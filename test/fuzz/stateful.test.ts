@@ -1,6 +1,6 @@
 /**
  * Model-based stateful fuzzing of DripFeed (issue 5): random sequences of every state-changing function over two
- * tokens, two owners, grantees, providers and a relay, compared after every step with the model of SPEC.md and
+ * tokens, two owners, grantees, providers and a relay, compared after every step with the model of docs/PROTOCOL.md and
  * checked against the SPEC invariants. `npm test` runs a small campaign; `npm run fuzz -- --runs N --seed S` a
  * long one (FUZZ_RUNS / FUZZ_SEED / FUZZ_STEPS carry the options into mocha).
  */

@@ -30,6 +30,10 @@ export const MAX_PAYMENT_TIMEOUT = 86_400n;
 export const ACCEPT = 1;
 export const TERMINATE = 2;
 export const OPEN = 4;
+/** Seconds an ACCEPT grantee's acceptances keep settling after its grant is revoked or shortened (protocol 1.1). */
+export const ACCEPT_NOTICE = 3600n;
+/** Gas each `settleBatch` item's external calls may use (protocol 1.1). */
+export const ITEM_CALL_GAS = 200_000n;
 
 /** `Terms` with every field a bigint (what `getAgreement` returns and what the payout model reads). */
 export interface Terms {

@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { Wallet, keccak256, toUtf8Bytes } from "ethers";
+import { Wallet } from "ethers";
 import { deployments, ethers, network } from "hardhat";
 
 import { MockGLM__factory } from "../../typechain-types";
 import {
-  ACCEPTANCE_TYPE_STRING,
   ACCEPT,
   DripFeedClient,
   acceptanceDigest,
@@ -74,9 +73,16 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
       deadline: (await client.now()) + deadlineIn,
     });
 
-  it("writes the same EIP-712 type as the contract", async () => {
-    const { client } = await setup();
-    expect(await client.contract.ACCEPTANCE_TYPEHASH()).to.equal(keccak256(toUtf8Bytes(ACCEPTANCE_TYPE_STRING)));
+  it("writes the same EIP-712 digest as the contract", async () => {
+    const { client, poolId } = await setup();
+    const message = {
+      poolId,
+      agreementId: `0x${AGREEMENT}`,
+      debitNoteId: debitNoteIdHash("note-type"),
+      totalAccepted: 12_345n,
+      deadline: 4_102_444_800n,
+    };
+    expect(await client.contract.acceptanceDigest(message)).to.equal(acceptanceDigest(client.domain, message));
   });
 
   it("reads pools and agreements with their free balance and terms", async () => {

@@ -132,12 +132,8 @@ export interface DripFeedInterface extends Interface {
   getFunction(
     nameOrSignature:
       | "ACCEPT"
-      | "ACCEPTANCE_TYPEHASH"
       | "ACCEPT_NOTICE"
       | "ITEM_CALL_GAS"
-      | "MAX_DEBIT_NOTE_INTERVAL"
-      | "MAX_PAYMENT_TIMEOUT"
-      | "MIN_DEBIT_NOTE_INTERVAL"
       | "OPEN"
       | "TERMINATE"
       | "acceptTimeoutOf"
@@ -182,27 +178,11 @@ export interface DripFeedInterface extends Interface {
 
   encodeFunctionData(functionFragment: "ACCEPT", values?: undefined): string;
   encodeFunctionData(
-    functionFragment: "ACCEPTANCE_TYPEHASH",
-    values?: undefined
-  ): string;
-  encodeFunctionData(
     functionFragment: "ACCEPT_NOTICE",
     values?: undefined
   ): string;
   encodeFunctionData(
     functionFragment: "ITEM_CALL_GAS",
-    values?: undefined
-  ): string;
-  encodeFunctionData(
-    functionFragment: "MAX_DEBIT_NOTE_INTERVAL",
-    values?: undefined
-  ): string;
-  encodeFunctionData(
-    functionFragment: "MAX_PAYMENT_TIMEOUT",
-    values?: undefined
-  ): string;
-  encodeFunctionData(
-    functionFragment: "MIN_DEBIT_NOTE_INTERVAL",
     values?: undefined
   ): string;
   encodeFunctionData(functionFragment: "OPEN", values?: undefined): string;
@@ -309,27 +289,11 @@ export interface DripFeedInterface extends Interface {
 
   decodeFunctionResult(functionFragment: "ACCEPT", data: BytesLike): Result;
   decodeFunctionResult(
-    functionFragment: "ACCEPTANCE_TYPEHASH",
-    data: BytesLike
-  ): Result;
-  decodeFunctionResult(
     functionFragment: "ACCEPT_NOTICE",
     data: BytesLike
   ): Result;
   decodeFunctionResult(
     functionFragment: "ITEM_CALL_GAS",
-    data: BytesLike
-  ): Result;
-  decodeFunctionResult(
-    functionFragment: "MAX_DEBIT_NOTE_INTERVAL",
-    data: BytesLike
-  ): Result;
-  decodeFunctionResult(
-    functionFragment: "MAX_PAYMENT_TIMEOUT",
-    data: BytesLike
-  ): Result;
-  decodeFunctionResult(
-    functionFragment: "MIN_DEBIT_NOTE_INTERVAL",
     data: BytesLike
   ): Result;
   decodeFunctionResult(functionFragment: "OPEN", data: BytesLike): Result;
@@ -693,17 +657,9 @@ export interface DripFeed extends BaseContract {
 
   ACCEPT: TypedContractMethod<[], [bigint], "view">;
 
-  ACCEPTANCE_TYPEHASH: TypedContractMethod<[], [string], "view">;
-
   ACCEPT_NOTICE: TypedContractMethod<[], [bigint], "view">;
 
   ITEM_CALL_GAS: TypedContractMethod<[], [bigint], "view">;
-
-  MAX_DEBIT_NOTE_INTERVAL: TypedContractMethod<[], [bigint], "view">;
-
-  MAX_PAYMENT_TIMEOUT: TypedContractMethod<[], [bigint], "view">;
-
-  MIN_DEBIT_NOTE_INTERVAL: TypedContractMethod<[], [bigint], "view">;
 
   OPEN: TypedContractMethod<[], [bigint], "view">;
 
@@ -880,22 +836,10 @@ export interface DripFeed extends BaseContract {
     nameOrSignature: "ACCEPT"
   ): TypedContractMethod<[], [bigint], "view">;
   getFunction(
-    nameOrSignature: "ACCEPTANCE_TYPEHASH"
-  ): TypedContractMethod<[], [string], "view">;
-  getFunction(
     nameOrSignature: "ACCEPT_NOTICE"
   ): TypedContractMethod<[], [bigint], "view">;
   getFunction(
     nameOrSignature: "ITEM_CALL_GAS"
-  ): TypedContractMethod<[], [bigint], "view">;
-  getFunction(
-    nameOrSignature: "MAX_DEBIT_NOTE_INTERVAL"
-  ): TypedContractMethod<[], [bigint], "view">;
-  getFunction(
-    nameOrSignature: "MAX_PAYMENT_TIMEOUT"
-  ): TypedContractMethod<[], [bigint], "view">;
-  getFunction(
-    nameOrSignature: "MIN_DEBIT_NOTE_INTERVAL"
   ): TypedContractMethod<[], [bigint], "view">;
   getFunction(
     nameOrSignature: "OPEN"
