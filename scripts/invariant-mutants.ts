@@ -72,13 +72,17 @@ async function plant(file: string, mutant: Mutant, seed: string | undefined): Pr
   ];
   const run = await runForge(ROOT, args, { cwd: dir });
   const sequence = /\(original: (\d+), shrunk: (\d+)\)/.exec(run.output);
-  const failure = /\[FAIL: (.*?)\]\s*\n/.exec(run.output)?.[1] ?? "";
+  // "[FAIL: <reason>] invariant_spec() (runs: ...)": the reason may hold brackets itself.
+  const failure = /^\[FAIL: (.*)\] \w+\(\) \(runs/m.exec(run.output)?.[1] ?? "";
+  // Forge's own time for the suite (finding the failure and shrinking it), without start-up and compilation.
+  const suite = /Suite result: \w+\..*finished in ([\d.]+)(ms|s)/.exec(run.output);
+  const seconds = suite ? Number(suite[1]) / (suite[2] === "ms" ? 1000 : 1) : run.seconds;
   return {
     mutant,
     caught: run.code !== 0,
-    seconds: run.seconds,
-    original: sequence ? Number(sequence[1]) : undefined,
-    shrunk: sequence ? Number(sequence[2]) : undefined,
+    seconds,
+    original: sequence ? Number(sequence[1]) : failure.startsWith("failed to set up") ? 0 : undefined,
+    shrunk: sequence ? Number(sequence[2]) : failure.startsWith("failed to set up") ? 0 : undefined,
     failure,
   };
 }
@@ -103,7 +107,8 @@ async function main(): Promise<void> {
   for (const mutant of mutants) {
     const o = await plant(spec.file, mutant, seed);
     if (!o.caught) missed += 1;
-    const sequence = o.original === undefined ? "-" : `${o.original} -> ${o.shrunk} calls`;
+    const sequence =
+      o.original === undefined ? "-" : o.original === 0 ? "0 (set-up)" : `${o.original} -> ${o.shrunk} calls`;
     const failure = o.failure.replace(/\|/g, "\\|").slice(0, 120);
     console.log(
       `| ${mutant.id}: ${mutant.bug} | ${mutant.territory} | ${o.caught ? "yes" : "**NO**"} | ${o.seconds.toFixed(1)} s | ${sequence} | ${failure} |`,

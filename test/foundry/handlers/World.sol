@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {IDripFeed} from "../../../contracts/interfaces/IDripFeed.sol";
-import {Agreement, Pool, Terms} from "../../../contracts/types/DataTypes.sol";
+import {Agreement, Pool, Status} from "../../../contracts/types/DataTypes.sol";
 import {MockGLM} from "../../../contracts/test/MockGLM.sol";
 import {NoReturnToken} from "../../../contracts/test/NoReturnToken.sol";
 import {MockERC1271Wallet} from "../../../contracts/test/MockERC1271Wallet.sol";
@@ -354,63 +354,74 @@ abstract contract World is Cheats {
                                INVARIANTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice SPEC invariants 1, 2, 3 and 5 and the 1.1 rules, read from the chain and compared with the mirror.
-    /// Reverts with `Violation(what, expected, actual)` on the first that fails.
+    /// @notice SPEC invariants 1, 2, 3 and 5 and the 1.1 rules, read from the chain, then every figure compared with
+    /// the mirror. The SPEC's own invariants come first so that a failure names the one broken. Reverts with
+    /// `Violation(what, expected, actual)` on the first that fails.
     function checkInvariants() external view {
-        uint256[2] memory poolBalances;
-        for (uint256 p; p < pools.length; ++p) {
+        uint256 poolCount = pools.length;
+        Pool[] memory chain = new Pool[](poolCount);
+        for (uint256 p; p < poolCount; ++p) chain[p] = DRIP_FEED.getPool(pools[p].id);
+        _checkTokens(chain);
+        (uint256[] memory lockedSum, uint256[] memory paidSum) = _checkAgreements(poolCount);
+        for (uint256 p; p < poolCount; ++p) {
             PoolMirror storage pm = pools[p];
-            Pool memory pool = DRIP_FEED.getPool(pm.id);
-            poolBalances[pm.token] += pool.balance;
-            // 2: locked <= balance; the sum over agreements is checked below.
-            _le(pool.locked, pool.balance, "2: locked <= balance");
+            // 2: locked == sum(budget - paid) over the pool's agreements not released, and locked <= balance.
+            _eq(chain[p].locked, lockedSum[p], "2: locked == sum(budget - paid)");
+            _le(chain[p].locked, chain[p].balance, "2: locked <= balance");
             // 5: funded = withdrawn + paid to providers + balance.
-            _eq(pm.funded, pm.withdrawn + pm.paid + pool.balance, "5: funded == withdrawn + paid + balance");
-            _eq(pool.balance, pm.balance, "pool balance matches the model");
-            _eq(pool.locked, pm.locked, "pool locked matches the model");
-            _eq(uint160(pool.owner), uint160(_ownerOf(p).account), "pool owner");
-            _eq(uint160(address(pool.token)), uint160(address(_tokenOf(p))), "pool token");
+            _eq(pm.funded, pm.withdrawn + pm.paid + chain[p].balance, "5: funded == withdrawn + paid + balance");
+            _eq(paidSum[p], pm.paid, "5: sum of agreements' paid == paid out of the pool");
+            _eq(chain[p].balance, pm.balance, "pool balance matches the model");
+            _eq(chain[p].locked, pm.locked, "pool locked matches the model");
+            _eq(uint160(chain[p].owner), uint160(_ownerOf(p).account), "pool owner");
+            _eq(uint160(address(chain[p].token)), uint160(address(_tokenOf(p))), "pool token");
             _checkGrants(p);
         }
-        _checkAgreements(pools.length);
+    }
+
+    /// @dev 1, per token, and 5 from the providers' side.
+    function _checkTokens(Pool[] memory chain) private view {
         for (uint256 t; t < 2; ++t) {
+            uint256 poolBalances;
+            for (uint256 p; p < chain.length; ++p) if (pools[p].token == t) poolBalances += chain[p].balance;
             uint256 held_ = tokens[t].balanceOf(address(DRIP_FEED));
             // 1: the contract holds at least the pools' balances (exactly, plus what was sent to it outside pools).
-            _le(poolBalances[t], held_, "1: token balance >= sum of pool balances");
-            _eq(held_, poolBalances[t] + donated[t], "token balance == pools + donations");
-            // 5, from the providers' side: they hold exactly what DripFeed paid them (they get tokens nowhere else).
+            _le(poolBalances, held_, "1: token balance >= sum of pool balances");
+            _eq(held_, poolBalances + donated[t], "1: token balance == pools + donations");
+            // 5: providers hold exactly what DripFeed paid them (they get tokens from nowhere else).
             uint256 providersHold;
             for (uint256 i; i < PROVIDERS; ++i) providersHold += tokens[t].balanceOf(providers[i]);
             _eq(providersHold, paidOut[t], "5: providers hold exactly what was paid out");
         }
     }
 
-    /// @dev 2 (locked == sum of budget - paid over agreements not released) and 3 (paid <= payable <= budget).
-    function _checkAgreements(uint256 poolCount) private view {
-        uint256[] memory lockedSum = new uint256[](poolCount);
-        uint256[] memory paidSum = new uint256[](poolCount);
+    /// @dev 3 (paid <= payable(now) <= budget, claimable == payable - paid) for every agreement, then its figures
+    /// against the mirror; returns per pool the sums invariants 2 and 5 need.
+    function _checkAgreements(
+        uint256 poolCount
+    ) private view returns (uint256[] memory lockedSum, uint256[] memory paidSum) {
+        lockedSum = new uint256[](poolCount);
+        paidSum = new uint256[](poolCount);
         for (uint256 i; i < agreements.length; ++i) {
             AgreementMirror storage am = agreements[i];
-            Agreement memory a = DRIP_FEED.getAgreement(pools[am.pool].id, am.id);
+            bytes32 poolId = pools[am.pool].id;
+            Agreement memory a = DRIP_FEED.getAgreement(poolId, am.id);
+            uint256 owed = DRIP_FEED.claimable(poolId, am.id);
+            paidSum[am.pool] += a.paid;
+            if (a.status == Status.Released) {
+                _eq(owed, 0, "3: a released agreement owes nothing");
+            } else {
+                lockedSum[am.pool] += a.terms.budget - a.paid;
+                uint256 payableNow = _payable(am, a.acceptedTotal);
+                _le(a.paid, payableNow, "3: paid <= payable(now)");
+                _le(payableNow, a.terms.budget, "3: payable(now) <= budget");
+                _eq(owed, payableNow - a.paid, "3: claimable == payable(now) - paid");
+            }
             _eq(uint8(a.status), am.status, "agreement status");
             _eq(a.paid, am.paid, "agreement paid matches the model");
             _eq(a.acceptedTotal, am.accepted, "agreement accepted total matches the model");
             _eq(a.terms.budget, am.budget, "agreement budget");
             _eq(uint160(a.provider), uint160(providers[am.provider]), "agreement provider");
-            paidSum[am.pool] += a.paid;
-            if (am.status == RELEASED) {
-                _eq(DRIP_FEED.claimable(pools[am.pool].id, am.id), 0, "a released agreement owes nothing");
-                continue;
-            }
-            lockedSum[am.pool] += a.terms.budget - a.paid;
-            uint256 payableNow = _payable(am, a.acceptedTotal);
-            _le(a.paid, payableNow, "3: paid <= payable(now)");
-            _le(payableNow, a.terms.budget, "3: payable(now) <= budget");
-            _eq(DRIP_FEED.claimable(pools[am.pool].id, am.id), payableNow - a.paid, "claimable == payable - paid");
-        }
-        for (uint256 p; p < poolCount; ++p) {
-            _eq(DRIP_FEED.getPool(pools[p].id).locked, lockedSum[p], "2: locked == sum(budget - paid)");
-            _eq(paidSum[p], pools[p].paid, "5: sum of agreements' paid == paid out of the pool");
         }
     }
 
