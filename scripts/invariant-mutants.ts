@@ -72,8 +72,9 @@ async function plant(file: string, mutant: Mutant, seed: string | undefined): Pr
   ];
   const run = await runForge(ROOT, args, { cwd: dir });
   const sequence = /\(original: (\d+), shrunk: (\d+)\)/.exec(run.output);
-  // "[FAIL: <reason>] invariant_spec() (runs: ...)": the reason may hold brackets itself.
-  const failure = /^\[FAIL: (.*)\] \w+\(\) \(runs/m.exec(run.output)?.[1] ?? "";
+  // "[FAIL: <reason>]" ends its line, or is followed by " invariant_spec() (runs: ...)" when set-up failed; the
+  // reason may hold brackets itself.
+  const failure = /^\[FAIL: (.*)\](?: \w+\(\) \(runs.*)?$/m.exec(run.output)?.[1] ?? "";
   // Forge's own time for the suite (finding the failure and shrinking it), without start-up and compilation.
   const suite = /Suite result: \w+\..*finished in ([\d.]+)(ms|s)/.exec(run.output);
   const seconds = suite ? Number(suite[1]) / (suite[2] === "ms" ? 1000 : 1) : run.seconds;
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   console.log(
-    "| planted bug | invariant territory | caught | time to failure | sequence (found -> shrunk) | failure |",
+    "| planted bug | invariant territory | caught | time to failure (forge, incl. shrinking) | calls (found -> shrunk) | failure |",
   );
   console.log("| --- | --- | --- | --- | --- | --- |");
   let missed = 0;
