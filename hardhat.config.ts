@@ -5,8 +5,8 @@ import type { HardhatUserConfig } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { NetworkUserConfig } from "hardhat/types";
 
-import { DEPLOYER_KEY_ENV, NETWORKS } from "./scripts/config/networks";
-import { requireRemoteNetworkEnv } from "./scripts/config/env";
+import { NETWORKS } from "./scripts/config/networks";
+import { checkNetworkSelection, keyEnvFor, selectedTask } from "./scripts/config/env";
 import "./scripts/tasks";
 
 // Compile with the solc that ships inside the npm `solc` package: these machines cannot download compilers.
@@ -24,13 +24,14 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
-// Fail with one clear line (naming the variable) before Hardhat touches a remote network without its settings.
-requireRemoteNetworkEnv(process.argv, process.env);
-
+// One key per role on remote networks: `deploy` signs with DEPLOYER_PRIVATE_KEY, every other command with
+// DRIPFEED_PRIVATE_KEY (the requestor's, a supervisor's or a provider's own key). A network without a key has no
+// accounts: read-only tasks work, and a task that must sign says which variable to set.
+const signingKey = process.env[keyEnvFor(selectedTask(process.argv))];
 const remoteNetworks: Record<string, NetworkUserConfig> = {};
 for (const [name, facts] of Object.entries(NETWORKS)) {
   if (!facts.rpcUrlEnv) continue;
-  const key = process.env[DEPLOYER_KEY_ENV];
+  const key = signingKey;
   remoteNetworks[name] = {
     url: process.env[facts.rpcUrlEnv] ?? "http://127.0.0.1:0",
     chainId: facts.chainId,
@@ -46,6 +47,18 @@ const SOLC_SETTINGS = { evmVersion: "cancun", optimizer: { enabled: true, runs: 
 // baseline transfer, keep the ordinary pipeline. It is optimized for 1,000,000 runs: a singleton deployed once per
 // chain pays for its bytecode once and for its code on every settlement (-60 to -110 gas on the hot paths; 17.6 kB).
 
+const networks = {
+  // The block gas limit at the EIP-7825 per-transaction cap (2^24): above it Hardhat's gas estimator gives up on a
+  // transaction that needs far more gas than it uses, such as a one-item settleBatch (ITEM_CALL_GAS in reserve),
+  // and a relay's estimate fails. No transaction may use more than the cap anyway. Applies to `hardhat node` too.
+  hardhat: { blockGasLimit: 16_777_216 },
+  localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
+  ...remoteNetworks,
+};
+
+// Fail with one clear line (an unknown network name, or a missing variable, named) before Hardhat starts.
+checkNetworkSelection(process.argv, process.env, Object.keys(networks));
+
 const config: HardhatUserConfig = {
   solidity: {
     compilers: [{ version: SOLC_VERSION, settings: SOLC_SETTINGS }],
@@ -56,11 +69,7 @@ const config: HardhatUserConfig = {
       },
     },
   },
-  networks: {
-    hardhat: {},
-    localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
-    ...remoteNetworks,
-  },
+  networks,
   namedAccounts: {
     deployer: { default: 0 },
   },

@@ -33,5 +33,14 @@ export const NETWORKS: Record<string, NetworkFacts> = {
   },
 };
 
-/** The environment variable holding the deployer's private key on remote networks. */
+/** The environment variable holding the deployer's private key on remote networks: read by `deploy` alone. */
 export const DEPLOYER_KEY_ENV = "DEPLOYER_PRIVATE_KEY";
+
+/**
+ * The environment variable holding the key every other command signs with on a remote network: the requestor's,
+ * a supervisor's or a provider's own key, one per role. Read-only tasks need none.
+ */
+export const DRIPFEED_KEY_ENV = "DRIPFEED_PRIVATE_KEY";
+
+/** Hardhat tasks that deploy, and so sign with the deployer's key. */
+export const DEPLOY_TASKS: readonly string[] = ["deploy"];

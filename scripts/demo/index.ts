@@ -6,10 +6,8 @@
 import hre from "hardhat";
 
 import { MockGLM__factory } from "../../typechain-types";
-import { DebitNoteAcceptor } from "../sdk/acceptor";
 import { formatAmount, parseAmount } from "../sdk/amounts";
 import { DripFeedClient } from "../sdk/client";
-import { parseDebitNote } from "../sdk/debitNote";
 import { isDripFeedError } from "../sdk/errors";
 import { agreementIdToBytes32 } from "../sdk/ids";
 import { payableAt } from "../sdk/payout";
@@ -17,13 +15,16 @@ import { formatRate, parseRate } from "../sdk/rates";
 import { ACCEPT, type Terms } from "../sdk/terms";
 import { SimulatedProvider } from "./provider";
 import { reconcile } from "./reconcile";
-import { RelaySubmitter } from "./relaySubmitter";
-import { AcceptanceQueue } from "./submitter";
+import { DemoRelay } from "./relay";
+import { DemoSupervisor } from "./supervisor";
 import { Timeline } from "./timeline";
+import { type StandInNote, newDebitNoteId } from "./yagnaStandIn";
 
 const INTERVAL = 120;
 const PAYMENT_TIMEOUT = 900;
 const TICKS = 10;
+const PLATFORM = "erc20-hardhat-glm";
+const BAD_NOTE_AT = 3;
 const P1_STOPS_AFTER = 5;
 const P3_CLAIMS_AT = 6;
 const P2_CLAIMS_AT = 9;
@@ -117,7 +118,6 @@ async function main(): Promise<void> {
   log.at(now, "requestor", "goes offline (Ctrl+C)");
 
   // ------------------------------------------------------------------ providers work, the supervisor accepts
-  const startedAt = async (id: string): Promise<bigint> => (await requestor.getAgreement(poolId, id)).startedAt;
   const [p1, p2] = [agreements[0], agreements[1]];
   const providers = [
     new SimulatedProvider(
@@ -125,9 +125,9 @@ async function main(): Promise<void> {
       p1.key.address,
       requestorKey.address,
       p1.id,
-      "a1".repeat(32),
       { startPrice: 0n, perInterval: units("0.25") },
       token.decimals,
+      PLATFORM,
     ),
     // A Golem start price of 2 GLM, above the 0.5 GLM upfront: the contract's cap meters it out.
     new SimulatedProvider(
@@ -135,87 +135,78 @@ async function main(): Promise<void> {
       p2.key.address,
       requestorKey.address,
       p2.id,
-      "b2".repeat(32),
       { startPrice: units("2"), perInterval: units("0.2") },
       token.decimals,
+      PLATFORM,
     ),
   ];
-  const acceptors = new Map<string, DebitNoteAcceptor>();
-  for (const [i, a] of [p1, p2].entries()) {
-    acceptors.set(
-      a.id,
-      new DebitNoteAcceptor({
-        poolId,
-        agreementId: a.id,
-        terms: a.terms,
-        startedAt: await startedAt(a.id),
-        token,
-        leaveRateToContract: i === 1,
-      }),
-    );
-  }
-  const supervisor = requestor.withSigner(supervisorKey);
-  // Acceptances reach the chain through a relay (in-process, on a free port), as they would in production.
-  const submitter = await RelaySubmitter.start(hre.ethers.provider, keeperKey, dripFeedAddress);
-  log.at(now, "relay", `listening on ${submitter.url} (settleBatch sent by ${keeperKey.address.slice(0, 10)}…)`);
-  const queue = new AcceptanceQueue();
+  // The relay (in-process, on a free port) puts acceptances on chain in settleBatch transactions.
+  const relay = await DemoRelay.start(hre.ethers.provider, keeperKey, dripFeedAddress);
+  log.at(now, "relay", `listening on ${relay.url} (settleBatch sent by ${keeperKey.address.slice(0, 10)}…)`);
+  // The supervisor: the acceptor daemon following the requestor's yagna (a stand-in) with the supervisor's key.
+  const supervisor = await DemoSupervisor.start(
+    await DripFeedClient.connect(dripFeedAddress, supervisorKey),
+    poolId,
+    relay.url,
+    PLATFORM,
+  );
+  log.at(
+    now,
+    "supervisor",
+    `acceptor daemon following yagna at ${supervisor.yagna.url}, handing acceptances to the relay`,
+  );
+  const nameOf = (golemId: string): string => agreements.find((a) => a.id === golemId)?.name ?? golemId.slice(0, 8);
   const balance = (address: string): Promise<bigint> => glm.balanceOf(address);
   const before = new Map<string, bigint>();
   for (const a of agreements) before.set(a.name, await balance(a.key.address));
 
-  const settlePending = async (who: string): Promise<void> => {
-    if (queue.size === 0) return;
-    const outcomes = await submitter.submit(queue.drain());
-    const parts = outcomes.map((o) => {
-      const name = agreements.find((a) => agreementIdToBytes32(a.id) === o.agreementId)?.name ?? o.agreementId;
-      return o.failure
-        ? `${name} failed (${o.failure})`
-        : `${name} total ${show(o.totalAccepted)} -> paid ${show(o.paid)}`;
-    });
-    log.at((now = await requestor.now()), who, `settleBatch via HTTP: ${parts.join("; ")}`);
+  /** Puts `notes` into the requestor's yagna at chain time `now`, tells what the supervisor did, then the relay. */
+  const deliver = async (notes: { note: StandInNote; from: string }[]): Promise<void> => {
+    notes.forEach(({ note }, i) => supervisor.receive(note, now + BigInt(i)));
+    const records = await supervisor.settled(notes.map(({ note }) => note.debitNoteId));
+    const handed: string[] = [];
+    for (const [i, record] of records.entries()) {
+      const who = notes[i].from;
+      const short = record.debitNoteId.slice(0, 8);
+      if (record.decision === "ignored") {
+        log.at(now, "supervisor", `left ${who}'s note ${short}… alone: its agreement is not in this pool`);
+      } else if (record.decision === "reject") {
+        log.at(now, "supervisor", `refused ${who}'s note ${short}… [rule ${record.rule}]: ${record.reason}`);
+      } else {
+        const due = show(parseAmount(record.totalAmountDue.replace(/0+$/, "").replace(/\.$/, ""), token));
+        const yagna = record.yagna === "accepted" ? ", accepted in yagna" : "";
+        log.at(
+          now,
+          "supervisor",
+          `accepted ${who}'s note ${short}… (due ${due}) -> signed agreement total ${show(record.agreementTotal ?? 0n)}${yagna}`,
+        );
+        if (record.relayId) handed.push(record.relayId);
+      }
+    }
+    if (handed.length === 0) return;
+    const views = await relay.waitFinal(handed);
+    const parts = views
+      .filter((v) => v.status !== "superseded")
+      .map((v) => {
+        const name = nameOf(v.agreementId.slice(2));
+        return v.status === "failed"
+          ? `${name} failed (${v.reason ?? "?"})`
+          : `${name} total ${show(BigInt(v.totalAccepted))} -> paid ${show(BigInt(v.paid ?? "0"))}`;
+      });
+    const tx = views.find((v) => v.txHash)?.txHash;
+    log.at(
+      (now = await requestor.now()),
+      "relay",
+      `settleBatch ${tx ? `${tx.slice(0, 10)}… ` : ""}via HTTP: ${parts.join("; ")}`,
+    );
   };
 
   log.section(`requestor offline: ${TICKS} debit-note intervals of ${INTERVAL} s`);
   let p1Active = true;
   for (let tick = 1; tick <= TICKS; tick++) {
     now = await increaseTime(INTERVAL);
-    for (const provider of providers) {
-      if (provider.name === p1.name && !p1Active) continue;
-      const note = parseDebitNote(provider.issueDebitNote(now));
-      const acceptor = acceptors.get(note.agreementId);
-      if (!acceptor) continue;
-      const { decision, signed } = await acceptor.accept(note, supervisorKey, supervisor.domain, now);
-      if (decision.kind === "reject") {
-        log.at(now, "supervisor", `refused ${provider.name}'s note ${note.debitNoteId}: ${decision.reason}`);
-      } else if (signed) {
-        queue.add(signed);
-        log.at(
-          now,
-          "supervisor",
-          `accepted ${provider.name}'s debit note (due ${show(parseAmount(note.totalAmountDue, token))}) -> signs agreement total ${show(decision.agreementTotal)}`,
-        );
-      }
-    }
-    if (tick === P1_STOPS_AFTER) {
-      // provider-1 stops: it settles its own last acceptance (anyone may submit) and terminates.
-      const mine = queue.drain();
-      const own = mine.filter((s) => s.agreementId === agreementIdToBytes32(p1.id));
-      mine.filter((s) => s.agreementId !== agreementIdToBytes32(p1.id)).forEach((s) => queue.add(s));
-      const p1Client = requestor.withSigner(p1.key);
-      for (const signed of own) {
-        const { paid } = await p1Client.settle(signed);
-        log.at((now = await requestor.now()), p1.name, `settles its last acceptance itself: paid ${show(paid)}`);
-      }
-      await p1Client.terminate(poolId, p1.id);
-      log.at(
-        (now = await requestor.now()),
-        p1.name,
-        "stops working and terminates its agreement (its budget can be released at once)",
-      );
-      p1Active = false;
-    }
-    if (tick % 2 === 0) await settlePending("relay");
     if (tick === P3_CLAIMS_AT || tick === P2_CLAIMS_AT) {
+      // Claims come between debit notes: what the floor or the cap released since the last settlement.
       const a = tick === P3_CLAIMS_AT ? agreements[2] : p2;
       const why =
         tick === P3_CLAIMS_AT
@@ -224,9 +215,50 @@ async function main(): Promise<void> {
       const { paid } = await requestor.withSigner(a.key).claim(poolId, a.id);
       log.at((now = await requestor.now()), a.name, `claims ${show(paid)} with nobody online (${why})`);
     }
+    const nowMicros = now * 1_000_000n;
+    const notes = providers
+      .filter((p) => p.name !== p1.name || p1Active)
+      .map((p) => ({ note: p.issueDebitNote(nowMicros), from: p.name }));
+    if (tick === BAD_NOTE_AT) {
+      // Someone bills provider-2's agreement to another address: the policy checks the payee against the chain.
+      const real = notes[1].note;
+      const forged = { ...real, debitNoteId: newDebitNoteId(), payeeAddr: keeperKey.address.toLowerCase() };
+      notes.push({ note: forged, from: "a stranger" });
+      // A note of an agreement this pool never opened (another requestor's job on the same yagna).
+      const other = new SimulatedProvider(
+        "another job",
+        keeperKey.address,
+        requestorKey.address,
+        golemId("other"),
+        {
+          startPrice: 0n,
+          perInterval: units("1"),
+        },
+        token.decimals,
+        PLATFORM,
+      );
+      notes.push({ note: other.issueDebitNote(nowMicros), from: "another job" });
+    }
+    await deliver(notes);
+    if (tick === P1_STOPS_AFTER) {
+      // provider-1 stops: everything accepted is already paid through the relay, so it terminates.
+      await requestor.withSigner(p1.key).terminate(poolId, p1.id);
+      log.at(
+        (now = await requestor.now()),
+        p1.name,
+        "stops working and terminates its agreement (everything accepted is paid; its budget can be released at once)",
+      );
+      p1Active = false;
+    }
   }
-  await settlePending("relay");
-  await submitter.close();
+  const accepted = supervisor.yagna.accepted();
+  log.at(
+    now,
+    "supervisor",
+    `accepted ${accepted.length} notes in yagna too, each for exactly its totalAmountDue (${supervisor.yagna.events.length} yagna events followed)`,
+  );
+  await supervisor.close();
+  await relay.close();
 
   // ------------------------------------------------------------------ the requestor comes back
   log.section("requestor back online: stop, wait out the claim window, release, withdraw");

@@ -1,5 +1,6 @@
 import { formatAmountFixed } from "../sdk/amounts";
-import { toRfc3339 } from "../sdk/debitNote";
+import { formatRfc3339Micros } from "../sdk/debitNote";
+import { type StandInNote, newActivityId, newDebitNoteId } from "./yagnaStandIn";
 
 /** How a simulated Golem provider bills: a start price, then a price per debit-note interval. */
 export interface Pricing {
@@ -9,7 +10,8 @@ export interface Pricing {
 
 /**
  * A Golem provider's yagna, reduced to what DripFeed sees: it issues debit notes for one activity of one agreement
- * in the JSON shape of yagna's payment API, with a cumulative `totalAmountDue`.
+ * in the JSON of yagna's payment API (UUID note ids, a 32-hex activity id, microsecond timestamps, 18-decimal
+ * cumulative `totalAmountDue`, the previous note's id).
  */
 export class SimulatedProvider {
   private issued = 0;
@@ -20,33 +22,34 @@ export class SimulatedProvider {
     readonly address: string,
     readonly requestor: string,
     readonly golemAgreementId: string,
-    readonly activityId: string,
     readonly pricing: Pricing,
     readonly decimals: number,
+    readonly paymentPlatform = "erc20-hardhat-glm",
+    readonly activityId = newActivityId(),
   ) {}
 
-  /** The next debit note as yagna would send it (a JSON string), timestamped `now`. */
-  issueDebitNote(now: bigint): string {
+  /** The next debit note as yagna would serve it, stamped `nowMicros` by the provider's clock. */
+  issueDebitNote(nowMicros: bigint): StandInNote {
     this.issued += 1;
     const total = this.pricing.startPrice + this.pricing.perInterval * BigInt(this.issued);
-    const debitNoteId = `${this.golemAgreementId.slice(0, 8)}-0000-4000-8000-${String(this.issued).padStart(12, "0")}`;
-    const note = {
+    const debitNoteId = newDebitNoteId();
+    const note: StandInNote = {
       debitNoteId,
       issuerId: this.address.toLowerCase(),
       recipientId: this.requestor.toLowerCase(),
       payeeAddr: this.address.toLowerCase(),
       payerAddr: this.requestor.toLowerCase(),
-      paymentPlatform: "erc20-hardhat-glm",
-      timestamp: toRfc3339(now),
+      paymentPlatform: this.paymentPlatform,
+      timestamp: formatRfc3339Micros(nowMicros),
       agreementId: this.golemAgreementId,
       activityId: this.activityId,
       totalAmountDue: formatAmountFixed(total, this.decimals),
       usageCounterVector: [this.issued * 120, this.issued * 96.5],
-      paymentDueDate: toRfc3339(now + 86_400n),
+      paymentDueDate: formatRfc3339Micros(nowMicros + 86_400_000_000n),
       status: "RECEIVED",
       ...(this.previousId ? { previousDebitNoteId: this.previousId } : {}),
     };
     this.previousId = debitNoteId;
-    return JSON.stringify(note);
+    return note;
   }
 }

@@ -2,9 +2,11 @@ import { Contract, type Provider, ZeroAddress } from "ethers";
 
 import { DripFeed__factory } from "../../typechain-types";
 import type { DripFeed } from "../../typechain-types";
+import { isErc1271MagicWord } from "../sdk/erc1271";
 import { DripFeedError } from "../sdk/errors";
 import { requireAddress } from "../sdk/ids";
 import type { Terms } from "../sdk/terms";
+import { TtlCache, isCallException, shortMessage } from "../service/chain";
 import type { RelayMetrics } from "./metrics";
 
 /**
@@ -29,53 +31,6 @@ export interface AgreementView extends Terms {
 export interface GrantView {
   permissions: number;
   validUntil: number;
-}
-
-/**
- * A small TTL cache whose misses share one in-flight load per key. A value is never served older than its TTL; one
- * that is used in the last quarter of its TTL is reloaded in the background, so keys in steady use do not all
- * expire together and stall their requests on the RPC (which, on a busy node, waits behind whole batches).
- */
-export class TtlCache<V> {
-  private readonly values = new Map<string, { value: V; expires: number; refreshAt: number }>();
-  private readonly loading = new Map<string, Promise<V>>();
-
-  constructor(private readonly maxEntries = 50_000) {}
-
-  async get(key: string, ttlMs: (value: V) => number, load: () => Promise<V>): Promise<V> {
-    const hit = this.values.get(key);
-    const now = Date.now();
-    if (hit && hit.expires > now) {
-      if (now >= hit.refreshAt && !this.loading.has(key)) this.load(key, ttlMs, load).catch(() => undefined);
-      return hit.value;
-    }
-    return this.loading.get(key) ?? this.load(key, ttlMs, load);
-  }
-
-  private load(key: string, ttlMs: (value: V) => number, load: () => Promise<V>): Promise<V> {
-    const promise = load().then(
-      (value) => {
-        this.loading.delete(key);
-        const ttl = ttlMs(value);
-        if (ttl > 0) {
-          if (this.values.size >= this.maxEntries) this.values.clear();
-          const now = Date.now();
-          this.values.set(key, { value, expires: now + ttl, refreshAt: now + (ttl * 3) / 4 });
-        }
-        return value;
-      },
-      (error: unknown) => {
-        this.loading.delete(key);
-        throw error;
-      },
-    );
-    this.loading.set(key, promise);
-    return promise;
-  }
-
-  delete(key: string): void {
-    this.values.delete(key);
-  }
 }
 
 export interface ChainReaderOptions {
@@ -164,7 +119,6 @@ export function decodeAgreement(data: string): AgreementView | undefined {
   });
 }
 
-const ERC1271_MAGIC = "0x1626ba7e";
 const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 
 export class ChainReader {
@@ -331,8 +285,9 @@ export class ChainReader {
   async isValidErc1271(signer: string, digest: string, signature: string): Promise<boolean> {
     const wallet = new Contract(signer, ERC1271_ABI, this.provider);
     try {
-      const result = (await wallet.getFunction("isValidSignature").staticCall(digest, signature)) as string;
-      return result.toLowerCase() === ERC1271_MAGIC;
+      // The raw answer, not the decoded bytes4: only the exact 32-byte magic word counts, as on chain.
+      const data = wallet.interface.encodeFunctionData("isValidSignature", [digest, signature]);
+      return isErc1271MagicWord(await this.provider.call({ to: signer, data }));
     } catch (error) {
       // A revert is a "no"; a transport failure is not an answer.
       if (isCallException(error)) return false;
@@ -345,13 +300,4 @@ export class ChainReader {
   }
 }
 
-export function isCallException(error: unknown): boolean {
-  const code = (error as { code?: string } | null)?.code;
-  return code === "CALL_EXCEPTION" || code === "BAD_DATA";
-}
-
-export function shortMessage(error: unknown): string {
-  const e = error as { shortMessage?: string; message?: string } | null;
-  const text = e?.shortMessage ?? e?.message ?? String(error);
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
-}
+export { isCallException, shortMessage };

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 
 import { type DripFeedErrorCode, isDripFeedError } from "../sdk/errors";
-import { requireBytes32 } from "../sdk/ids";
+import { parseBytes32 } from "../sdk/ids";
 import { type ChainReader, shortMessage } from "./chain";
 import type { RelayMetrics } from "./metrics";
 import type { RelayStore, StoredAcceptance } from "./store";
@@ -64,6 +64,8 @@ export function acceptanceView(item: StoredAcceptance): Record<string, unknown> 
     totalAccepted: item.totalAccepted.toString(),
     deadline: item.deadline,
     signer: item.signer,
+    // The signature too, so a provider's watcher can settle a held acceptance itself (before its deadline).
+    signature: item.signature,
     txHash: item.txHash,
     paid: item.paid === null ? null : item.paid.toString(),
     reason: item.reason,
@@ -142,7 +144,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.get<{ Params: { id: string } }>("/v1/acceptances/:id", async (request, reply) => {
     let id: string;
     try {
-      id = requireBytes32(request.params.id, "id");
+      id = parseBytes32(request.params.id, "id");
     } catch (error) {
       return sendError(reply, "INVALID_FIELD", isDripFeedError(error) ? error.message : "bad id", "id");
     }
@@ -157,8 +159,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       let poolId: string;
       let agreementId: string;
       try {
-        poolId = requireBytes32(request.params.poolId, "poolId");
-        agreementId = requireBytes32(request.params.agreementId, "agreementId");
+        poolId = parseBytes32(request.params.poolId, "poolId");
+        agreementId = parseBytes32(request.params.agreementId, "agreementId");
       } catch (error) {
         if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
         throw error;

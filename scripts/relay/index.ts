@@ -2,6 +2,7 @@ import type { Provider, Signer } from "ethers";
 import pino, { type Logger } from "pino";
 
 import { DripFeedError } from "../sdk/errors";
+import { serveUntilSignal } from "../service/lifecycle";
 import { ChainReader, shortMessage } from "./chain";
 import { buildHttp } from "./http";
 import { RelayMetrics } from "./metrics";
@@ -132,19 +133,5 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 export async function runRelayUntilSignal(options: RelayOptions): Promise<void> {
   const log = options.logger ?? pino({ name: "dripfeed-relay" });
   const relay = await startRelay({ ...options, logger: log });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "signal received");
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
-  try {
-    await relay.close();
-    process.exit(0);
-  } catch (error) {
-    log.error({ err: shortMessage(error) }, "drain failed");
-    process.exit(1);
-  }
+  await serveUntilSignal(relay, { log });
 }

@@ -7,10 +7,11 @@
  * The submitting key comes from the environment, never the command line (it would show in `ps`).
  */
 import { Command } from "commander";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import pino from "pino";
 
 import { requireAddress } from "../sdk/ids";
+import { connectRpc } from "../service/chain";
 import { DEFAULT_BATCH_SIZE, DEFAULT_DB, DEFAULT_MAX_WAIT_MS, DEFAULT_PORT, runRelayUntilSignal } from ".";
 
 async function main(): Promise<void> {
@@ -39,14 +40,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
-  const provider = new JsonRpcProvider(opts.rpcUrl, undefined, { batchStallTime: 2 });
-  const network = await provider.getNetwork();
-  const fixed = new JsonRpcProvider(opts.rpcUrl, network.chainId, {
-    staticNetwork: true,
-    batchStallTime: 2,
-    cacheTimeout: -1,
-  });
-  provider.destroy();
+  const fixed = await connectRpc(opts.rpcUrl);
   await runRelayUntilSignal({
     provider: fixed,
     signer: new Wallet(key, fixed),

@@ -12,6 +12,7 @@ import {
 
 import { DripFeedError } from "./errors";
 import { requireAddress, requireBytes32 } from "./ids";
+import { parseJsonObject } from "./jsonText";
 
 /** The EIP-712 type of an acceptance: the one place in TypeScript it is written (the contract has the other). */
 export const ACCEPTANCE_TYPES: Record<string, TypedDataField[]> = {
@@ -164,18 +165,7 @@ const JSON_FIELDS: readonly (keyof SignedAcceptanceJson)[] = [
  * DripFeedError("INVALID_FIELD" | "INVALID_JSON") naming the field; nothing is checked against the chain here.
  */
 export function parseAcceptanceJson(input: unknown): SignedAcceptance {
-  let value = input;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value) as unknown;
-    } catch (error) {
-      throw new DripFeedError("INVALID_JSON", `not valid JSON: ${(error as Error).message}`);
-    }
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new DripFeedError("INVALID_JSON", "a signed acceptance must be a JSON object");
-  }
-  const obj = value as Record<string, unknown>;
+  const obj = parseJsonObject(input, "a signed acceptance");
   for (const field of JSON_FIELDS) {
     if (!(field in obj)) throw new DripFeedError("INVALID_FIELD", `missing field ${field}`, field);
   }

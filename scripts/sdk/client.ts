@@ -8,12 +8,13 @@ import {
 } from "ethers";
 
 import { type DripFeed, DripFeed__factory, IERC20__factory } from "../../typechain-types";
+import type { TypedContractEvent, TypedDeferredTopicFilter, TypedEventLog } from "../../typechain-types/common";
 import type { AcceptanceDomain, SignedAcceptance } from "./acceptance";
 import { formatAmount } from "./amounts";
 import { DripFeedError } from "./errors";
-import { agreementIdToBytes32, poolIdOf, requireAddress, requireBytes32, saltToBytes32 } from "./ids";
+import { agreementIdToBytes32, parseBytes32, poolIdOf, requireAddress, saltToBytes32 } from "./ids";
 import { signPermit } from "./permit";
-import { AGREEMENT_STATUSES, type AgreementState } from "./payout";
+import { AGREEMENT_STATUSES, type AgreementState, claimableAt } from "./payout";
 import { errorNameOf, toDripFeedError } from "./revert";
 import { OPEN, type Terms, validateTerms } from "./terms";
 import { readTokenInfo, type TokenInfo } from "./token";
@@ -62,9 +63,39 @@ export interface TxResult {
   receipt: ContractTransactionReceipt;
 }
 
+/** What happens to a transaction after it is sent, for progress lines on slow chains. */
+export interface TxProgress {
+  stage: "sent" | "waiting" | "confirmed";
+  action: string;
+  hash: string;
+  /** Milliseconds since it was sent. */
+  elapsedMs: number;
+}
+
 export interface ConnectOptions {
-  /** First block to search for events (the deployment block), default 0. */
+  /** First block to search for events (the deployment block); default: found from the chain. */
   fromBlock?: number;
+  /** Called when a transaction is sent, every `progressEveryMs` while it waits, and when it is mined. */
+  onProgress?: (progress: TxProgress) => void;
+  /** How often to report a transaction still waiting for its confirmation (default 10 s). */
+  progressEveryMs?: number;
+  /** Most blocks per `eth_getLogs` request (halved when a node refuses a range); default 10,000. */
+  logRange?: number;
+}
+
+/** What `terminateAndCollect` did. */
+export interface TerminateResult extends TxResult {
+  /** Paid to the provider in the same transaction (settle or claim), base units. */
+  paid: bigint;
+  settled: boolean;
+  claimed: boolean;
+  terminatedAt: bigint;
+  /** The claim window's end, or undefined when `release` may run at once (the provider terminated). */
+  claimWindowEnd?: bigint;
+  /** What the payout rule still allows after termination (paid by a later claim, settle or `release`). */
+  claimableAfter: bigint;
+  /** Who terminated. */
+  by: "provider" | "other";
 }
 
 function isSigner(runner: Signer | Provider): runner is Signer {
@@ -79,6 +110,7 @@ function isSigner(runner: Signer | Provider): runner is Signer {
  */
 export class DripFeedClient {
   private readonly tokens = new Map<string, TokenInfo>();
+  private firstBlockFound?: Promise<number>;
 
   private constructor(
     readonly contract: DripFeed,
@@ -86,7 +118,7 @@ export class DripFeedClient {
     readonly chainId: bigint,
     readonly provider: Provider,
     readonly signer: Signer | undefined,
-    private readonly fromBlock: number,
+    private readonly options: ConnectOptions,
   ) {}
 
   /** Connects to DripFeed at `address`, checking there is code there. */
@@ -110,7 +142,7 @@ export class DripFeedClient {
       throw new DripFeedError("NOT_DEPLOYED", `no DripFeed contract at ${checked} on chain ${chainId}`);
     }
     const contract = DripFeed__factory.connect(checked, runner as ContractRunner);
-    return new DripFeedClient(contract, checked, chainId, provider, signer, options.fromBlock ?? 0);
+    return new DripFeedClient(contract, checked, chainId, provider, signer, options);
   }
 
   /** The same client acting as another signer. */
@@ -121,7 +153,7 @@ export class DripFeedClient {
       this.chainId,
       this.provider,
       signer,
-      this.fromBlock,
+      this.options,
     );
   }
 
@@ -148,9 +180,15 @@ export class DripFeedClient {
     return info;
   }
 
+  /** How much of a token DripFeed itself holds (what backs every pool of that token). */
+  async tokenBalance(tokenAddress: string): Promise<bigint> {
+    const erc20 = IERC20__factory.connect(requireAddress(tokenAddress, "token"), this.provider);
+    return this.read(`reading DripFeed's ${tokenAddress} balance`, () => erc20.balanceOf(this.address));
+  }
+
   /** The pool, or UNKNOWN_POOL. */
   async getPool(poolId: string): Promise<PoolView> {
-    const id = requireBytes32(poolId, "pool id");
+    const id = parseBytes32(poolId, "pool id");
     const pool = await this.read(`reading pool ${id}`, () => this.contract.getPool(id));
     if (pool.owner === ZeroAddress) {
       throw new DripFeedError("UNKNOWN_POOL", `pool ${id} does not exist on chain ${this.chainId}`, "poolId");
@@ -204,18 +242,77 @@ export class DripFeedClient {
   }
 
   async grantOf(poolId: string, grantee: string): Promise<GrantView> {
-    const id = requireBytes32(poolId, "pool id");
+    const id = parseBytes32(poolId, "pool id");
     const g = await this.read("reading grant", () => this.contract.grantOf(id, requireAddress(grantee, "grantee")));
     return { permissions: Number(g.permissions), validUntil: g.validUntil, openAllowanceNow: g.openAllowanceNow };
   }
 
+  /**
+   * Until when `grantee`'s acceptances settle on the pool (protocol 1.1: a revoked or shortened ACCEPT keeps a
+   * notice); 0 when it cannot sign. The pool owner's signature is not governed by this.
+   */
+  async acceptValidUntil(poolId: string, grantee: string): Promise<bigint> {
+    const id = parseBytes32(poolId, "pool id");
+    return this.read("reading acceptValidUntil", () =>
+      this.contract.acceptValidUntil(id, requireAddress(grantee, "grantee")),
+    );
+  }
+
   /** The ids of every agreement ever opened in the pool (from `AgreementOpened` events), oldest first. */
   async listAgreements(poolId: string): Promise<string[]> {
-    const id = requireBytes32(poolId, "pool id");
-    const events = await this.read("reading AgreementOpened events", () =>
-      this.contract.queryFilter(this.contract.filters.AgreementOpened(id), this.fromBlock),
-    );
+    const id = parseBytes32(poolId, "pool id");
+    const events = await this.queryEvents(this.contract.filters.AgreementOpened(id));
     return events.map((event) => event.args.agreementId);
+  }
+
+  /**
+   * This contract's events matching `filter` between two blocks (default: from the deployment block to the latest),
+   * oldest first, asked for in ranges a public RPC accepts (halved when a node refuses a range).
+   */
+  async queryEvents<TCEvent extends TypedContractEvent>(
+    filter: TypedDeferredTopicFilter<TCEvent>,
+    fromBlock?: number,
+    toBlock?: number,
+  ): Promise<TypedEventLog<TCEvent>[]> {
+    const from = fromBlock ?? (await this.firstBlock());
+    const to = toBlock ?? (await this.read("reading the block number", () => this.provider.getBlockNumber()));
+    const found: TypedEventLog<TCEvent>[] = [];
+    let span = this.options.logRange ?? 10_000;
+    let start = from;
+    while (start <= to) {
+      const end = Math.min(to, start + span - 1);
+      try {
+        found.push(...(await this.contract.queryFilter(filter, start, end)));
+        start = end + 1;
+      } catch (error) {
+        if (span <= 500) throw toDripFeedError(error, `reading events of blocks ${start}..${end}`);
+        span = Math.floor(span / 2);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first block that can hold this contract's events: the one given when connecting, else the block its code
+   * appeared in (a binary search over `eth_getCode`; 0 when the node keeps no old state).
+   */
+  async firstBlock(): Promise<number> {
+    if (this.options.fromBlock !== undefined) return this.options.fromBlock;
+    this.firstBlockFound ??= (async () => {
+      try {
+        let low = 0;
+        let high = await this.provider.getBlockNumber();
+        while (low < high) {
+          const mid = Math.floor((low + high) / 2);
+          if ((await this.provider.getCode(this.address, mid)) === "0x") low = mid + 1;
+          else high = mid;
+        }
+        return low;
+      } catch {
+        return 0;
+      }
+    })();
+    return this.firstBlockFound;
   }
 
   /** The pool id the signer (or `owner`) gets for `salt`. */
@@ -307,6 +404,13 @@ export class DripFeedClient {
         `${from} is not the owner of pool ${pool.poolId} (the owner is ${pool.owner})`,
       );
     }
+    if (amount <= 0n && pool.free === 0n) {
+      throw new DripFeedError(
+        "INSUFFICIENT_BALANCE",
+        `pool ${pool.poolId} has nothing free to withdraw (balance ${formatAmount(pool.balance, token)}, all of it locked in agreements; released agreements return their unpaid budget)`,
+        "amount",
+      );
+    }
     if (amount <= 0n) throw new DripFeedError("INVALID_ARGUMENT", "amount must be greater than zero", "amount");
     if (amount > pool.free) {
       throw new DripFeedError(
@@ -379,8 +483,25 @@ export class DripFeedClient {
     );
   }
 
+  /** Locks `amount` more of the pool's free balance for an Active agreement. Owner or OPEN grantee. */
   async increaseBudget(poolId: string, agreementId: string, amount: bigint): Promise<TxResult> {
     const a = await this.getAgreement(poolId, agreementId);
+    const pool = await this.getPool(a.poolId);
+    const token = await this.token(pool.token);
+    if (amount <= 0n) throw new DripFeedError("INVALID_ARGUMENT", "amount must be greater than zero", "amount");
+    if (a.status !== "Active") {
+      throw new DripFeedError(
+        "AGREEMENT_NOT_ACTIVE",
+        `agreement ${a.agreementId.slice(2)} is ${a.status}: only an Active agreement's budget can grow`,
+      );
+    }
+    if (amount > pool.free) {
+      throw new DripFeedError(
+        "INSUFFICIENT_BALANCE",
+        `pool ${pool.poolId} has ${formatAmount(pool.free, token)} free, less than ${formatAmount(amount, token)}: fund it first`,
+        "amount",
+      );
+    }
     return this.execute(
       `increase the budget of agreement ${a.agreementId.slice(2)}`,
       () => this.contract.increaseBudget.staticCall(a.poolId, a.agreementId, amount),
@@ -397,16 +518,110 @@ export class DripFeedClient {
     );
   }
 
-  /** Returns the unpaid budget to the pool once the claim window has passed. */
-  async release(poolId: string, agreementId: string): Promise<TxResult & { refunded: bigint }> {
+  /**
+   * Once the claim window has passed (at once when the provider terminated): pays the provider what the payout rule
+   * still allows (`paidToProvider`, event `Claimed`), then returns the rest of the budget to the pool's free balance
+   * (`refunded`).
+   */
+  async release(
+    poolId: string,
+    agreementId: string,
+  ): Promise<TxResult & { refunded: bigint; paidToProvider: bigint; provider: string }> {
     const a = await this.getAgreement(poolId, agreementId);
     const result = await this.execute(
       `release agreement ${a.agreementId.slice(2)}`,
       () => this.contract.release.staticCall(a.poolId, a.agreementId),
       () => this.contract.release(a.poolId, a.agreementId),
     );
-    const event = this.events(result.receipt, "AgreementReleased")[0];
-    return { ...result, refunded: event ? (event.args[2] as bigint) : 0n };
+    const released = this.events(result.receipt, "AgreementReleased")[0];
+    const claimed = this.events(result.receipt, "Claimed")[0];
+    return {
+      ...result,
+      provider: a.provider,
+      refunded: released ? (released.args[2] as bigint) : 0n,
+      paidToProvider: claimed ? (claimed.args[2] as bigint) : 0n,
+    };
+  }
+
+  /**
+   * Terminates an Active agreement after collecting what is owed, in one transaction: the given acceptance is settled
+   * first (which pays everything claimable), or, when the provider terminates without one, what is claimable is
+   * claimed; then `terminate`. Several calls go through the contract's `multicall` (never settle and claim together:
+   * after a settle nothing is left to claim and the claim would revert NothingToSettle). A provider that terminates
+   * lets `release` run at once, so it must collect first; an owner or grantee leaves the provider the claim window.
+   */
+  async terminateAndCollect(
+    poolId: string,
+    agreementId: string,
+    acceptance?: SignedAcceptance,
+  ): Promise<TerminateResult> {
+    const a = await this.getAgreement(poolId, agreementId);
+    const from = await this.requireSigner().getAddress();
+    if (a.status !== "Active") {
+      throw new DripFeedError(
+        "AGREEMENT_NOT_ACTIVE",
+        `agreement ${a.agreementId.slice(2)} is already ${a.status}; nothing to terminate`,
+      );
+    }
+    const byProvider = from.toLowerCase() === a.provider.toLowerCase();
+    const iface = this.contract.interface;
+    const calls: string[] = [];
+    let settled = false;
+    let claimed = false;
+    if (acceptance) {
+      this.requireDomain(acceptance);
+      if (acceptance.poolId !== a.poolId || acceptance.agreementId !== a.agreementId) {
+        throw new DripFeedError(
+          "INVALID_ARGUMENT",
+          `the acceptance is for agreement ${acceptance.agreementId.slice(2)} of pool ${acceptance.poolId}, not this one`,
+          "acceptance",
+        );
+      }
+      const wouldPay = claimableAt(
+        { ...a, acceptedTotal: maxBig(a.acceptedTotal, acceptance.totalAccepted) },
+        await this.now(),
+      );
+      if (acceptance.totalAccepted > a.acceptedTotal || wouldPay > 0n) {
+        calls.push(
+          iface.encodeFunctionData("settle", [toMessage(acceptance), acceptance.signer, acceptance.signature]),
+        );
+        settled = true;
+      }
+    }
+    // Claimable only grows while the agreement is Active, so a claim worth something now still is when mined.
+    if (!settled && byProvider && (await this.claimable(a.poolId, a.agreementId)) > 0n) {
+      calls.push(iface.encodeFunctionData("claim", [a.poolId, a.agreementId]));
+      claimed = true;
+    }
+    calls.push(iface.encodeFunctionData("terminate", [a.poolId, a.agreementId]));
+    const action = `${settled ? "settle, then " : claimed ? "claim, then " : ""}terminate agreement ${a.agreementId.slice(2)}`;
+    const result =
+      calls.length === 1
+        ? await this.execute(
+            action,
+            () => this.contract.terminate.staticCall(a.poolId, a.agreementId),
+            () => this.contract.terminate(a.poolId, a.agreementId),
+          )
+        : await this.execute(
+            action,
+            () => this.contract.multicall.staticCall(calls),
+            () => this.contract.multicall(calls),
+          );
+    let paid = 0n;
+    for (const event of this.events(result.receipt, "DebitNoteSettled", "Claimed")) {
+      paid += (event.name === "Claimed" ? event.args[2] : event.args[4]) as bigint;
+    }
+    const after = await this.getAgreement(a.poolId, a.agreementId);
+    return {
+      ...result,
+      paid,
+      settled,
+      claimed,
+      terminatedAt: after.terminatedAt,
+      claimWindowEnd: byProvider ? undefined : after.terminatedAt + BigInt(after.terms.paymentTimeout),
+      claimableAfter: claimableAt(after, after.terminatedAt),
+      by: byProvider ? "provider" : "other",
+    };
   }
 
   /** Pays the provider what the payout rule allows from the recorded state. */
@@ -508,17 +723,45 @@ export class DripFeedClient {
     }
   }
 
-  /** Simulates, then sends and waits for one confirmation; any failure is a decoded DripFeedError. */
+  /**
+   * Simulates (a failure there is worded "would revert": nothing was sent), then sends and waits for one
+   * confirmation, reporting progress; any failure is a decoded DripFeedError.
+   */
   private async execute(
     action: string,
     simulate: () => Promise<unknown>,
     send: () => Promise<ContractTransactionResponse>,
   ): Promise<TxResult> {
     this.requireSigner();
-    await this.read(action, simulate);
-    const receipt = await this.read(action, async () => (await send()).wait());
+    try {
+      await simulate();
+    } catch (error) {
+      throw toDripFeedError(error, action, { simulated: true });
+    }
+    const response = await this.read(action, send);
+    const receipt = await this.read(action, () => this.confirm(action, response));
     if (!receipt) throw new DripFeedError("RPC_ERROR", `${action}: the transaction was dropped`);
     return { hash: receipt.hash, receipt };
+  }
+
+  /** Waits for one confirmation, telling `onProgress` it was sent and, every so often, that it still waits. */
+  private async confirm(
+    action: string,
+    response: ContractTransactionResponse,
+  ): Promise<ContractTransactionReceipt | null> {
+    const report = this.options.onProgress;
+    const sentAt = Date.now();
+    const progress = (stage: TxProgress["stage"]): void =>
+      report?.({ stage, action, hash: response.hash, elapsedMs: Date.now() - sentAt });
+    progress("sent");
+    const timer = report ? setInterval(() => progress("waiting"), this.options.progressEveryMs ?? 10_000) : undefined;
+    try {
+      const receipt = await response.wait();
+      progress("confirmed");
+      return receipt;
+    } finally {
+      if (timer) clearInterval(timer);
+    }
   }
 
   /** This contract's events of the given names in a receipt, in log order. */
@@ -534,6 +777,10 @@ export class DripFeedClient {
     }
     return found;
   }
+}
+
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }
 
 function toMessage(signed: SignedAcceptance): {

@@ -135,3 +135,46 @@ export function unixSeconds(rfc3339: string): bigint {
 export function toRfc3339(seconds: bigint | number): string {
   return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/**
+ * Golem's payment platform for GLM on each chain DripFeed is deployed to (`golem.com.payment.chosen-platform`):
+ * the platform a note paid from a DripFeed pool on that chain must name. Local chains have none.
+ */
+export const GOLEM_PAYMENT_PLATFORMS: Readonly<Record<string, string>> = {
+  "1": "erc20-mainnet-glm",
+  "137": "erc20-polygon-glm",
+  "17000": "erc20-holesky-tglm",
+  "80002": "erc20-amoy-tglm",
+  "11155111": "erc20-sepolia-tglm",
+  "560048": "erc20-hoodi-tglm",
+};
+
+/** The Golem payment platform of a chain, or undefined for a chain Golem has none for (e.g. a local node). */
+export function defaultPaymentPlatform(chainId: bigint | number): string | undefined {
+  return GOLEM_PAYMENT_PLATFORMS[chainId.toString()];
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * An RFC 3339 time as microseconds since the epoch, exactly: yagna writes event and note times with microseconds
+ * ("2026-11-21T12:02:00.123456Z"), more than a JavaScript Date holds, and its event cursor compares them exactly.
+ * Digits past the sixth are dropped. Throws INVALID_FIELD naming `field` for anything else.
+ */
+export function rfc3339Micros(text: string, field = "time"): bigint {
+  const match = RFC3339.exec(text.trim());
+  const seconds = match ? Date.parse(`${match[1]}${match[3]}`) : Number.NaN;
+  if (!match || Number.isNaN(seconds)) {
+    throw new DripFeedError("INVALID_FIELD", `${field} must be an RFC 3339 date-time (got "${text}")`, field);
+  }
+  const fraction = (match[2] ?? "").padEnd(6, "0").slice(0, 6);
+  return BigInt(seconds) * 1000n + BigInt(fraction);
+}
+
+/** Microseconds since the epoch as RFC 3339 in UTC with six fraction digits, the form yagna writes. */
+export function formatRfc3339Micros(micros: bigint): string {
+  const millis = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const base = new Date(Number(millis)).toISOString().slice(0, 19);
+  const fraction = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  return `${base}.${fraction.toString().padStart(6, "0")}Z`;
+}

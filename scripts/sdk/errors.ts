@@ -26,7 +26,12 @@ export type DripFeedErrorCode =
   | "INVALID_TERMS"
   | "CLAIM_WINDOW_OPEN"
   | "NOTHING_TO_SETTLE"
-  | "DEBIT_NOTE_REJECTED";
+  | "DEBIT_NOTE_REJECTED"
+  | "MISSING_KEY"
+  | "WRONG_PROVIDER"
+  | "STORE_LOCKED"
+  | "STORE_MISMATCH"
+  | "YAGNA_ERROR";
 
 export class DripFeedError extends Error {
   override readonly name = "DripFeedError";

@@ -51,6 +51,19 @@ export function saltToBytes32(salt: string): string {
   return `0x${Buffer.from(padded).toString("hex")}`;
 }
 
+/**
+ * A 32-byte id as a person or a URL gives it: 64 hex characters with or without `0x` (any case, surrounding blanks
+ * ignored), returned 0x-prefixed and lower-cased. For typed input; wire formats (the signed-acceptance JSON) stay
+ * strict with `requireBytes32`.
+ */
+export function parseBytes32(value: unknown, field: string): string {
+  if (typeof value === "string") {
+    const hex = value.trim().replace(/^0x/i, "");
+    if (/^[0-9a-fA-F]{64}$/.test(hex)) return `0x${hex.toLowerCase()}`;
+  }
+  throw new DripFeedError("INVALID_FIELD", `${field} must be 64 hex characters (with or without 0x)`, field);
+}
+
 /** Checks a 0x-prefixed 32-byte hex value and returns it lower-cased. */
 export function requireBytes32(value: unknown, field: string): string {
   if (typeof value !== "string" || !isHexString(value, 32)) {

@@ -76,10 +76,34 @@ export function dripCompleteAt(
   return startedAt + ceilDiv((target - terms.upfront) * RATE_SCALE, terms.maxRate);
 }
 
-/** The end of the claim window after termination (`terminatedAt + paymentTimeout`), if terminated. */
+/**
+ * The end of the claim window after termination (`terminatedAt + paymentTimeout`) while the agreement is Terminated;
+ * undefined when Active or Released (a released agreement has no window left). When the provider itself terminated,
+ * `release` may run before this: see `releasableAt`.
+ */
 export function claimWindowEnd(agreement: AgreementState): bigint | undefined {
-  if (agreement.status !== "Terminated" && agreement.status !== "Released") return undefined;
+  if (agreement.status !== "Terminated") return undefined;
   return agreement.terminatedAt + BigInt(agreement.terms.paymentTimeout);
+}
+
+/**
+ * From when anyone may `release` a Terminated agreement: at once when the provider terminated it (`terminatedBy`),
+ * else at the end of the claim window. Undefined when Active or Released.
+ */
+export function releasableAt(agreement: AgreementState, terminatedBy?: string): bigint | undefined {
+  const windowEnd = claimWindowEnd(agreement);
+  if (windowEnd === undefined) return undefined;
+  if (terminatedBy !== undefined && terminatedBy.toLowerCase() === agreement.provider.toLowerCase()) {
+    return agreement.terminatedAt;
+  }
+  return windowEnd;
+}
+
+/** The rate cap at `time`: the most acceptances can have unlocked (`upfront + maxRate x elapsed`, or the budget). */
+export function capAt(agreement: AgreementState, time: bigint): bigint {
+  const { terms } = agreement;
+  if (terms.maxRate === 0n) return terms.budget;
+  return min(terms.budget, terms.upfront + (terms.maxRate * elapsedAt(agreement, time)) / RATE_SCALE);
 }
 
 function ceilDiv(a: bigint, b: bigint): bigint {

@@ -81,8 +81,11 @@ function describe(parsed: ErrorDescription): string {
  * Any error thrown by an ethers contract call as a DripFeedError: a revert is decoded to its custom error name and
  * arguments; a JSON-RPC or network failure becomes RPC_ERROR. `action` says what was being done ("fund pool 0x..").
  */
-export function toDripFeedError(error: unknown, action: string): DripFeedError {
+export function toDripFeedError(error: unknown, action: string, options: { simulated?: boolean } = {}): DripFeedError {
   if (isDripFeedError(error)) return error;
+  // A failure found by simulating (staticCall) before sending is not a revert that happened: say so.
+  const reverted = options.simulated ? "would revert" : "reverted";
+  const nothingSent = options.simulated ? "; nothing was sent" : "";
   const data = findRevertData(error);
   if (data) {
     let parsed: ErrorDescription | null = null;
@@ -91,11 +94,19 @@ export function toDripFeedError(error: unknown, action: string): DripFeedError {
     } catch {
       parsed = null;
     }
-    if (parsed) return new DripFeedError(CODES[parsed.name] ?? "REVERTED", `${action} reverted: ${describe(parsed)}`);
-    return new DripFeedError("REVERTED", `${action} reverted with unknown error data ${data.slice(0, 74)}`);
+    if (parsed) {
+      return new DripFeedError(
+        CODES[parsed.name] ?? "REVERTED",
+        `${action} ${reverted}: ${describe(parsed)}${nothingSent}`,
+      );
+    }
+    return new DripFeedError(
+      "REVERTED",
+      `${action} ${reverted} with unknown error data ${data.slice(0, 74)}${nothingSent}`,
+    );
   }
   if (isError(error, "CALL_EXCEPTION")) {
-    return new DripFeedError("REVERTED", `${action} reverted: ${error.shortMessage}`);
+    return new DripFeedError("REVERTED", `${action} ${reverted}: ${error.shortMessage}${nothingSent}`);
   }
   const message =
     error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
+
 import { DripFeedError } from "../sdk/errors";
-import { requireBytes32 } from "../sdk/ids";
+import { agreementIdToBytes32, parseBytes32 } from "../sdk/ids";
 import { PERMISSION_NAMES } from "../sdk/terms";
 
 /** A flag that must be given (declared optional to Hardhat so a missing one is our one-line error, not Hardhat's). */
@@ -52,16 +54,50 @@ export function parsePermissions(text: string, flag = "permissions"): number {
   return mask;
 }
 
-/** A pool id flag: 0x-prefixed 32 bytes. */
+/** A pool id flag: 64 hex characters, with or without 0x. */
 export function parsePoolId(text: string | undefined): string {
   const value = required(text, "pool");
   try {
-    return requireBytes32(value, "pool");
+    return parseBytes32(value, "pool");
   } catch {
     throw new DripFeedError(
       "INVALID_ARGUMENT",
-      `--pool "${value}" is not a pool id (0x followed by 64 hex characters)`,
+      `--pool "${value}" is not a pool id (64 hex characters, with or without 0x)`,
       "pool",
+    );
+  }
+}
+
+/** An agreement id flag: a Golem agreement id (64 hex characters, with or without 0x). */
+export function parseAgreementId(text: string | undefined): string {
+  return agreementIdToBytes32(required(text, "agreement"));
+}
+
+/**
+ * A point in time a person writes: an ISO 8601 time ("2026-12-01T12:00:00Z"), unix seconds, or a duration from
+ * `now` ("1h"). Returns unix seconds.
+ */
+export function parseTime(text: string, flag: string, now: bigint): bigint {
+  const trimmed = text.trim();
+  if (/^\d{9,}$/.test(trimmed)) return BigInt(trimmed);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(trimmed)) {
+    const ms = Date.parse(trimmed);
+    if (Number.isNaN(ms)) {
+      throw new DripFeedError("INVALID_ARGUMENT", `--${flag} "${text}" is not a valid ISO 8601 time`, flag);
+    }
+    return BigInt(Math.floor(ms / 1000));
+  }
+  return now + parseDuration(trimmed, flag);
+}
+
+/** A file's text, or one line naming the file and why it cannot be read. */
+export function readTextFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new DripFeedError(
+      "INVALID_ARGUMENT",
+      `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
 }

@@ -1,36 +1,35 @@
 import { parseAmount } from "../sdk/amounts";
 import { parseRate } from "../sdk/rates";
-import { taskContext } from "./context";
+import { ACCEPT } from "../sdk/terms";
+import { isoTime } from "../sdk/time";
+import { type CommonArgs, taskContext } from "./context";
 import { parseDuration, parsePermissions, parsePoolId, required } from "./flags";
 import { guarded, print } from "./output";
-import { dripfeed } from "./scope";
+import { dripfeedTask } from "./scope";
 
-interface GrantArgs {
+interface GrantArgs extends CommonArgs {
   pool?: string;
   grantee?: string;
   permissions?: string;
   validFor?: string;
   openAllowance?: string;
   openRefill?: string;
-  from?: string;
 }
 
-dripfeed
-  .task("grant", "Delegate rights over a pool to a supervisor key (permissions none revokes)")
+dripfeedTask("grant", "Delegate rights over a pool to a supervisor key (permissions none revokes)", { signs: true })
   .addOptionalParam("pool", "pool id")
   .addOptionalParam("grantee", "the delegate's address")
   .addOptionalParam("permissions", "accept,terminate,open (comma-separated) or none")
   .addOptionalParam("validFor", "how long the grant counts, e.g. 7d, 12h", "30d")
   .addOptionalParam("openAllowance", "OPEN bucket size in token units, e.g. 50")
   .addOptionalParam("openRefill", 'OPEN bucket refill, e.g. "10 GLM/day"')
-  .addOptionalParam("from", "account index or address (default 0)")
   .setAction(
     guarded(async (args: GrantArgs, hre) => {
       const poolId = parsePoolId(args.pool);
       const grantee = required(args.grantee, "grantee");
       const permissions = parsePermissions(required(args.permissions, "permissions"));
       const validFor = parseDuration(required(args.validFor, "valid-for"), "valid-for");
-      const { client } = await taskContext(hre, args.from);
+      const { client } = await taskContext(hre, args);
       const token = await client.token((await client.getPool(poolId)).token);
       const openAllowance = args.openAllowance ? parseAmount(args.openAllowance, token, "--open-allowance") : 0n;
       const openRefillRate = args.openRefill ? parseRate(args.openRefill, token, "--open-refill") : 0n;
@@ -41,10 +40,16 @@ dripfeed
         openAllowance,
         openRefillRate,
       });
+      // Protocol 1.1: taking ACCEPT away leaves the acceptances it signed a notice to settle; say until when.
+      const acceptUntil = await client.acceptValidUntil(poolId, grantee);
+      const notice =
+        (permissions & ACCEPT) === 0 && acceptUntil >= (await client.now())
+          ? `; acceptances it signed still settle until ${isoTime(acceptUntil)} (ACCEPT notice)`
+          : "";
       print(
         permissions === 0
-          ? `revoked every right of ${grantee} on pool ${poolId}; tx ${hash}`
-          : `granted ${args.permissions} on pool ${poolId} to ${grantee} until ${new Date(Number(validUntil) * 1000).toISOString()} (chain time); tx ${hash}`,
+          ? `revoked every right of ${grantee} on pool ${poolId}${notice}; tx ${hash}`
+          : `granted ${args.permissions} on pool ${poolId} to ${grantee} until ${isoTime(validUntil)} (chain time)${notice}; tx ${hash}`,
       );
     }),
   );

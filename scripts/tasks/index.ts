@@ -6,3 +6,8 @@ import "./agreement";
 import "./acceptance";
 import "./status";
 import "./relay";
+import "./acceptor";
+import "./find";
+import "./verify";
+import "./watch";
+import "./address";

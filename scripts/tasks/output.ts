@@ -1,5 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
+import type { TxProgress } from "../sdk/client";
 import { type DripFeedErrorCode, isDripFeedError } from "../sdk/errors";
 
 /**
@@ -22,9 +23,22 @@ export function errorLine(error: unknown): string {
   return `error: ${message.split("\n")[0]}`;
 }
 
+/** Codes that, on the in-process network, most likely mean `--network` was forgotten. */
+const NOT_FOUND: readonly DripFeedErrorCode[] = ["UNKNOWN_POOL", "UNKNOWN_AGREEMENT", "NOT_DEPLOYED"];
+
+/**
+ * The hint added when something is not found on the in-process `hardhat` network: that chain is created for this
+ * one command and thrown away, so nothing made by an earlier command is on it.
+ */
+export function inProcessHint(error: unknown, network: string): string {
+  if (network !== "hardhat" || !isDripFeedError(error) || !NOT_FOUND.includes(error.code)) return "";
+  return " (this ran on Hardhat's throw-away in-process chain: add --network <name>, e.g. --network localhost)";
+}
+
 /** Prints the error's one line to stderr and exits (stderr writes to a pipe or file are synchronous on Linux). */
-export function fail(error: unknown): never {
-  process.stderr.write(`${errorLine(error).replace(/\s*\n\s*/g, " ")}\n`);
+export function fail(error: unknown, hint = ""): never {
+  const line = errorLine(error).replace(/\s*\n\s*/g, " ");
+  process.stderr.write(`${hint ? line.replace(/( \[[A-Z_]+\])?$/, `${hint}$1`) : line}\n`);
   process.exit(isDripFeedError(error) ? exitStatusOf(error.code) : DEFAULT_EXIT_STATUS);
 }
 
@@ -34,9 +48,22 @@ export function guarded<A>(action: (args: A, hre: HardhatRuntimeEnvironment) => 
     try {
       return await action(args, hre);
     } catch (error) {
-      return fail(error);
+      return fail(error, inProcessHint(error, hre.network.name));
     }
   };
+}
+
+/** A line telling a person what a sent transaction is doing ("waiting for confirmation … 20 s"). */
+export function progressLine(progress: TxProgress): string {
+  const seconds = Math.round(progress.elapsedMs / 1000);
+  switch (progress.stage) {
+    case "sent":
+      return `sent ${progress.action}: tx ${progress.hash}, waiting for confirmation…`;
+    case "waiting":
+      return `still waiting for tx ${progress.hash} to be mined (${seconds} s)…`;
+    case "confirmed":
+      return `confirmed tx ${progress.hash}${seconds >= 2 ? ` after ${seconds} s` : ""}`;
+  }
 }
 
 /** Standard output of a task: one line per call. */

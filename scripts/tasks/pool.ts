@@ -1,25 +1,22 @@
 import { formatAmount, parseAmount } from "../sdk/amounts";
-import { resolveToken, taskContext } from "./context";
+import { type CommonArgs, resolveToken, taskContext } from "./context";
 import { parsePoolId, required } from "./flags";
 import { guarded, print } from "./output";
-import { dripfeed } from "./scope";
+import { dripfeedTask } from "./scope";
 
-interface PoolCreateArgs {
+interface PoolCreateArgs extends CommonArgs {
   token?: string;
   salt?: string;
-  from?: string;
 }
 
-dripfeed
-  .task("pool-create", "Create a pool holding a token (prints its id)")
+dripfeedTask("pool-create", "Create a pool holding a token (prints its id)", { signs: true })
   .addOptionalParam("token", "token address, or glm")
   .addOptionalParam("salt", "any text of up to 32 bytes that tells your pools apart")
-  .addOptionalParam("from", "account index or address (default 0)")
   .setAction(
     guarded(async (args: PoolCreateArgs, hre) => {
       const token = required(args.token, "token");
       const salt = required(args.salt, "salt");
-      const { client, account } = await taskContext(hre, args.from);
+      const { client, account } = await taskContext(hre, args);
       const { poolId, hash } = await client.createPool(await resolveToken(hre, token), salt);
       const info = await client.token((await client.getPool(poolId)).token);
       print(`pool ${poolId} created by ${account} for ${info.symbol} (${info.address}), tx ${hash}`);
@@ -27,26 +24,25 @@ dripfeed
     }),
   );
 
-interface FundArgs {
+interface FundArgs extends CommonArgs {
   pool?: string;
   amount?: string;
   permit: boolean;
   approve: boolean;
-  from?: string;
 }
 
-dripfeed
-  .task("fund", "Add tokens to a pool (with an EIP-2612 permit, or an existing/--approve'd allowance)")
+dripfeedTask("fund", "Add tokens to a pool (with an EIP-2612 permit, or an existing/--approve'd allowance)", {
+  signs: true,
+})
   .addOptionalParam("pool", "pool id")
   .addOptionalParam("amount", "amount in token units, e.g. 12.5")
   .addFlag("permit", "sign an EIP-2612 permit instead of needing an allowance")
   .addFlag("approve", "send an approve transaction first")
-  .addOptionalParam("from", "account index or address (default 0)")
   .setAction(
     guarded(async (args: FundArgs, hre) => {
       const poolId = parsePoolId(args.pool);
       const text = required(args.amount, "amount");
-      const { client } = await taskContext(hre, args.from);
+      const { client } = await taskContext(hre, args);
       const pool = await client.getPool(poolId);
       const token = await client.token(pool.token);
       const amount = parseAmount(text, token, "--amount");
@@ -59,24 +55,21 @@ dripfeed
     }),
   );
 
-interface WithdrawArgs {
+interface WithdrawArgs extends CommonArgs {
   pool?: string;
   amount?: string;
   to?: string;
-  from?: string;
 }
 
-dripfeed
-  .task("withdraw", "Take free balance out of a pool (owner only)")
+dripfeedTask("withdraw", "Take free balance out of a pool (owner only)", { signs: true })
   .addOptionalParam("pool", "pool id")
   .addOptionalParam("amount", "amount in token units, or all")
   .addOptionalParam("to", "recipient (default: the owner)")
-  .addOptionalParam("from", "account index or address (default 0)")
   .setAction(
     guarded(async (args: WithdrawArgs, hre) => {
       const poolId = parsePoolId(args.pool);
       const text = required(args.amount, "amount");
-      const { client } = await taskContext(hre, args.from);
+      const { client } = await taskContext(hre, args);
       const pool = await client.getPool(poolId);
       const token = await client.token(pool.token);
       const amount = text.trim().toLowerCase() === "all" ? pool.free : parseAmount(text, token, "--amount");

@@ -141,9 +141,10 @@ describe("adversarial: stolen grantee keys", () => {
       );
       // The owner revokes and, to stop the key at once (the revocation gives an hour's notice), terminates the
       // agreement in the same block: the cap freezes at the termination time and never passes the budget.
+      // Explicit gas limits: both transactions must fit in one block whatever the network's default gas is.
       await network.provider.send("evm_setAutomine", [false]);
-      await f.dripFeed.connect(f.owner).setGrant(poolId, parties.grantee, 0, 0, 0n, 0n);
-      await f.dripFeed.connect(f.owner).terminate(poolId, agreementId);
+      await f.dripFeed.connect(f.owner).setGrant(poolId, parties.grantee, 0, 0, 0n, 0n, { gasLimit: 300_000 });
+      await f.dripFeed.connect(f.owner).terminate(poolId, agreementId, { gasLimit: 300_000 });
       await at(startedAt + 61);
       await network.provider.send("evm_mine", []);
       await network.provider.send("evm_setAutomine", [true]);

@@ -29,8 +29,21 @@ describe("npm start (scripts/demo/index.ts)", function () {
     );
     expect(code, stderr + stdout).to.equal(0);
     expect(stdout).to.match(/reconciliation OK/);
+    // the supervisor is the acceptor daemon following the requestor's yagna (a stand-in), handing to the relay
     expect(stdout).to.match(/relay +listening on http:\/\/127\.0\.0\.1:\d+/);
-    expect(stdout).to.match(/relay +settleBatch via HTTP: provider-\d total [\d.]+ GLM -> paid [\d.]+ GLM/);
+    expect(stdout).to.match(/supervisor +acceptor daemon following yagna at http:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).to.match(
+      /supervisor +accepted provider-1's note [0-9a-f]{8}… \(due 0\.25 GLM\) -> signed agreement total 0\.25 GLM, accepted in yagna/,
+    );
+    expect(stdout).to.match(
+      /relay +settleBatch 0x[0-9a-f]{8}… via HTTP: provider-\d total [\d.]+ GLM -> paid [\d.]+ GLM/,
+    );
+    expect(stdout).to.match(/supervisor +refused a stranger's note [0-9a-f]{8}… \[rule payee\]/);
+    expect(stdout).to.match(
+      /supervisor +left another job's note [0-9a-f]{8}… alone: its agreement is not in this pool/,
+    );
+    expect(stdout).to.match(/accepted 15 notes in yagna too, each for exactly its totalAmountDue/);
+    expect(stdout).not.to.match(/failed \(/);
     expect(stdout).to.match(/provider-3 +claims .* with nobody online/);
     expect(stdout).to.match(/dripping out at the cap/);
     expect(stdout).to.match(/paid \+ withdrawn \+ in pool +│ 40 GLM +│ = funded/);

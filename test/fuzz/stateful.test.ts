@@ -5,18 +5,22 @@
  * long one (FUZZ_RUNS / FUZZ_SEED / FUZZ_STEPS carry the options into mocha).
  */
 import fc from "fast-check";
+import hre from "hardhat";
 
 import { bootstrapCommands, commandArbitraries } from "./commands";
 import { MINTED, type Real, latestTimestamp, stats, worldFixture } from "./harness";
 import { type ModelState, initialModel } from "./model";
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
+// Under solidity-coverage every step is several times slower and only the code paths matter: fewer sequences.
+const UNDER_COVERAGE =
+  (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING === true;
+const RUNS = Number(process.env.FUZZ_RUNS ?? (UNDER_COVERAGE ? 6 : 12));
 const MAX_STEPS = Number(process.env.FUZZ_STEPS ?? 30);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 
 describe("fuzz: stateful model-based sequences", function () {
   // A long campaign sets its own budget; the default run stays well under two minutes.
-  this.timeout(process.env.FUZZ_RUNS === undefined ? 110_000 : 0);
+  this.timeout(process.env.FUZZ_RUNS === undefined ? (UNDER_COVERAGE ? 300_000 : 110_000) : 0);
 
   it(`matches the SPEC model and keeps every invariant after every step (${RUNS} sequences, <= ${MAX_STEPS} steps)`, async () => {
     stats.sequences = 0;

@@ -53,6 +53,19 @@ export interface DebitNoteVectors {
     startedAt: string;
     token: string;
     decimals: number;
+    /** The agreement's provider (every note's payee must be it) and the requestor (the payer). */
+    provider: string;
+    requestor: string;
+    paymentPlatform: string;
   };
-  notes: { debitNote: unknown; expect: "accept" | "reject"; agreementTotalAfter?: string; reason?: string }[];
+  notes: {
+    debitNote: unknown;
+    /** When the requestor's side received the note: time rules are judged here, never at the note's timestamp. */
+    receivedAt: string;
+    expect: "accept" | "reject";
+    agreementTotalAfter?: string;
+    reason?: string;
+    /** The rule that refuses the note (interval, lowered, rate, status, payee, ...). */
+    rule?: string;
+  }[];
 }

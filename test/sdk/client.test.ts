@@ -113,7 +113,11 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
   it("decodes reverts to their custom error name", async () => {
     const { client, poolId } = await setup();
     await client.terminate(poolId, AGREEMENT);
-    await rejects(client.release(poolId, AGREEMENT), "CLAIM_WINDOW_OPEN", /reverted: ClaimWindowOpen\(endsAt=\d+\)/);
+    await rejects(
+      client.release(poolId, AGREEMENT),
+      "CLAIM_WINDOW_OPEN",
+      /would revert: ClaimWindowOpen\(endsAt=\d+\).*nothing was sent/,
+    );
     await rejects(client.claim(poolId, AGREEMENT), "NOTHING_TO_SETTLE", /NothingToSettle/);
   });
 
@@ -143,14 +147,72 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
       await rejects(verifyAcceptance(client, short), "EXPIRED");
     });
 
-    it("refuses a revoked grantee's acceptance and a released agreement", async () => {
+    it("says who will be paid, and refuses when that is not the expected provider", async () => {
+      const { client, poolId, supervisor, provider, stranger } = await setup();
+      const signed = await sign(supervisor, client, poolId, "0.5");
+      expect((await verifyAcceptance(client, signed)).provider).to.equal(provider.address);
+      expect(await verifyAcceptance(client, signed, { expectedProvider: provider.address })).to.include({
+        provider: provider.address,
+      });
+      await rejects(
+        verifyAcceptance(client, signed, { expectedProvider: stranger.address }),
+        "WRONG_PROVIDER",
+        new RegExp(`pays ${provider.address}, not ${stranger.address}`),
+      );
+    });
+
+    it("judges a grantee by acceptValidUntil: a revoked one's acceptances settle during the notice, not after", async () => {
       const { client, poolId, supervisor, provider } = await setup();
-      const signed = await sign(supervisor, client, poolId, "1");
+      const signed = await sign(supervisor, client, poolId, "1", 3n * 3600n);
       await client.setGrant(poolId, supervisor.address, { permissions: 0, validUntil: 0n });
-      await rejects(verifyAcceptance(client, signed), "NOT_AUTHORIZED");
+      const notice = await client.acceptValidUntil(poolId, supervisor.address);
+      expect(notice - (await client.now())).to.be.within(3590n, 3600n);
+      expect(await verifyAcceptance(client, signed)).to.include({ role: "grantee", signerValidUntil: notice });
+      await network.provider.send("evm_increaseTime", [3601]);
+      await network.provider.send("evm_mine", []);
+      await rejects(verifyAcceptance(client, signed), "NOT_AUTHORIZED", /ACCEPT right .* ended at \d{4}-/);
       await client.withSigner(provider).terminate(poolId, AGREEMENT);
       await client.release(poolId, AGREEMENT);
       await rejects(verifyAcceptance(client, signed), "AGREEMENT_RELEASED");
+    });
+
+    it("refuses a deadline this computer's clock has passed even when the chain's latest block has not", async () => {
+      const { client, poolId, supervisor } = await setup();
+      const signed = await sign(supervisor, client, poolId, "1", 600n);
+      const ahead = (await client.now()) + 3600n;
+      await rejects(verifyAcceptance(client, signed, { wallClock: ahead }), "EXPIRED", /this computer's clock/);
+      expect((await verifyAcceptance(client, signed, { wallClock: false })).wouldPay).to.equal(units("1"));
+    });
+
+    it("counts an ERC-1271 answer only when it is exactly the 32-byte magic word, as the contract does", async () => {
+      const { client, poolId, provider, glm } = await setup();
+      // A wallet whose isValidSignature returns 0x1626ba7e and then non-zero padding, for any input.
+      const padded = Wallet.createRandom().address;
+      const exact = Wallet.createRandom().address;
+      const returning = (word: string): string => `0x7f${word}60005260206000f3`;
+      await network.provider.send("hardhat_setCode", [padded, returning(`1626ba7e${"00".repeat(27)}01`)]);
+      await network.provider.send("hardhat_setCode", [exact, returning(`1626ba7e${"00".repeat(28)}`)]);
+      const signedBy = async (signer: string, total: string): Promise<SignedAcceptance> => {
+        await client.setGrant(poolId, signer, { permissions: ACCEPT, validUntil: (await client.now()) + 3600n });
+        return {
+          poolId,
+          agreementId: `0x${AGREEMENT}`,
+          debitNoteId: debitNoteIdHash(`wallet-${total}`),
+          totalAccepted: units(total),
+          deadline: (await client.now()) + 3600n,
+          ...client.domain,
+          signer,
+          signature: "0x01",
+        };
+      };
+      const bad = await signedBy(padded, "0.4");
+      await rejects(verifyAcceptance(client, bad), "BAD_SIGNATURE");
+      await rejects(client.settle(bad), "BAD_SIGNATURE", /would revert: InvalidSignature/);
+      const good = await signedBy(exact, "0.4");
+      expect(await verifyAcceptance(client, good)).to.include({ signatureKind: "erc1271" });
+      const before = await glm.balanceOf(provider.address);
+      expect((await client.settle(good)).paid).to.equal(units("0.4"));
+      expect((await glm.balanceOf(provider.address)) - before).to.equal(units("0.4"));
     });
 
     it("accepts an ERC-1271 contract wallet holding an ACCEPT grant, and refuses it when the wallet says no", async () => {
@@ -181,6 +243,84 @@ describe("sdk/client + verifyAcceptance (in-process Hardhat network)", () => {
       const signed = await sign(supervisor, client, poolId, "0.5");
       expect((await client.settle(signed)).paid).to.equal(units("0.5"));
       expect(await verifyAcceptance(client, signed)).to.include({ stale: true, wouldPay: 0n });
+    });
+  });
+
+  describe("terminateAndCollect and release", () => {
+    const advance = async (seconds: number): Promise<void> => {
+      await network.provider.send("evm_increaseTime", [seconds]);
+      await network.provider.send("evm_mine", []);
+    };
+
+    it("the provider settles its acceptance and terminates in one transaction; an instant release leaves it paid", async () => {
+      const { client, poolId, supervisor, provider, glm } = await setup();
+      const signed = await sign(supervisor, client, poolId, "2");
+      await advance(300); // cap 1 + 0.01 GLM/s x 300 s = 4 GLM: the 2 accepted are payable
+      const [p0, d0] = await Promise.all([glm.balanceOf(provider.address), glm.balanceOf(client.address)]);
+      const result = await client.withSigner(provider).terminateAndCollect(poolId, AGREEMENT, signed);
+      expect(result).to.include({
+        settled: true,
+        claimed: false,
+        by: "provider",
+        paid: units("2"),
+        claimableAfter: 0n,
+      });
+      expect(result.claimWindowEnd).to.equal(undefined);
+      const names = result.receipt.logs.map((log) => client.contract.interface.parseLog(log)?.name);
+      expect(names).to.include.members(["DebitNoteSettled", "AgreementTerminated"]);
+      expect((await glm.balanceOf(provider.address)) - p0).to.equal(units("2"));
+      expect(d0 - (await glm.balanceOf(client.address))).to.equal(units("2"));
+
+      const free0 = (await client.getPool(poolId)).free;
+      const released = await client.release(poolId, AGREEMENT); // anyone, at once: the provider terminated
+      expect(released).to.include({ paidToProvider: 0n, refunded: units("8"), provider: provider.address });
+      expect((await glm.balanceOf(provider.address)) - p0).to.equal(units("2"));
+      expect((await client.getPool(poolId)).free - free0).to.equal(units("8"));
+    });
+
+    it("without an acceptance, the provider claims its stream floor and terminates in one transaction", async () => {
+      const { client, poolId, provider, glm, terms } = await setup();
+      const stream = "cd".repeat(32);
+      await client.openAgreement(poolId, stream, provider.address, {
+        ...terms,
+        maxRate: 0n,
+        upfront: 0n,
+        streamRate: parseRate("36 GLM/h", GLM),
+      });
+      await advance(200);
+      const p0 = await glm.balanceOf(provider.address);
+      const result = await client.withSigner(provider).terminateAndCollect(poolId, stream);
+      expect(result).to.include({ settled: false, claimed: true, by: "provider", claimableAfter: 0n });
+      const a = await client.getAgreement(poolId, stream);
+      expect(a.status).to.equal("Terminated");
+      expect(result.paid).to.equal(a.paid);
+      expect(result.paid).to.equal(units("0.01") * (a.terminatedAt - a.startedAt));
+      expect((await glm.balanceOf(provider.address)) - p0).to.equal(result.paid);
+      expect((await client.release(poolId, stream)).paidToProvider).to.equal(0n);
+    });
+
+    it("an owner's termination leaves the claim window; release after it pays the provider first, then refunds", async () => {
+      const { client, poolId, supervisor, provider, glm } = await setup();
+      await advance(300);
+      const signed = await sign(supervisor, client, poolId, "5");
+      await client.settle(signed); // pays up to the cap (about 4 GLM), records 5 accepted
+      await advance(100);
+      const result = await client.terminateAndCollect(poolId, AGREEMENT);
+      expect(result).to.include({ by: "other", settled: false, claimed: false, paid: 0n });
+      const a = await client.getAgreement(poolId, AGREEMENT);
+      expect(result.claimWindowEnd).to.equal(a.terminatedAt + 600n);
+      expect(result.claimableAfter).to.equal(units("5") - a.paid);
+      await rejects(client.release(poolId, AGREEMENT), "CLAIM_WINDOW_OPEN");
+      await advance(601);
+      const [p0, free0] = await Promise.all([
+        glm.balanceOf(provider.address),
+        client.getPool(poolId).then((p) => p.free),
+      ]);
+      const released = await client.release(poolId, AGREEMENT);
+      expect(released.paidToProvider).to.equal(units("5") - a.paid);
+      expect(released.refunded).to.equal(units("5"));
+      expect((await glm.balanceOf(provider.address)) - p0).to.equal(released.paidToProvider);
+      expect((await client.getPool(poolId)).free - free0).to.equal(units("5"));
     });
   });
 

@@ -1,6 +1,14 @@
 import { expect } from "chai";
 
-import { DripFeedError, parseDebitNote, toRfc3339, unixSeconds } from "../../scripts/sdk";
+import {
+  DripFeedError,
+  defaultPaymentPlatform,
+  formatRfc3339Micros,
+  parseDebitNote,
+  rfc3339Micros,
+  toRfc3339,
+  unixSeconds,
+} from "../../scripts/sdk";
 import { type DebitNoteVectors, loadVector } from "../helpers/vectors";
 
 describe("sdk/debitNote", () => {
@@ -11,7 +19,7 @@ describe("sdk/debitNote", () => {
     for (const { debitNote } of vectors.notes) {
       const note = parseDebitNote(JSON.stringify(debitNote));
       expect(note.debitNoteId).to.equal((debitNote as { debitNoteId: string }).debitNoteId);
-      expect(note.status).to.equal("RECEIVED");
+      expect(note.status).to.equal((debitNote as { status: string }).status);
     }
     const second = parseDebitNote(vectors.notes[1].debitNote);
     expect(second.previousDebitNoteId).to.equal("00005eed-0000-0000-0000-000000000001");
@@ -51,5 +59,23 @@ describe("sdk/debitNote", () => {
   it("converts times both ways", () => {
     expect(unixSeconds("2026-11-21T12:02:00Z")).to.equal(BigInt(Date.UTC(2026, 10, 21, 12, 2) / 1000));
     expect(toRfc3339(unixSeconds("2026-11-21T12:02:00Z"))).to.equal("2026-11-21T12:02:00Z");
+  });
+
+  it("reads yagna's microsecond times exactly (more than a Date holds) and writes them back the same way", () => {
+    const micros = rfc3339Micros("2026-11-21T12:12:05.500001Z");
+    expect(micros).to.equal(BigInt(Date.UTC(2026, 10, 21, 12, 12, 5)) * 1000n + 500_001n);
+    expect(formatRfc3339Micros(micros)).to.equal("2026-11-21T12:12:05.500001Z");
+    expect(formatRfc3339Micros(micros - 1n)).to.equal("2026-11-21T12:12:05.500000Z");
+    expect(rfc3339Micros("2026-11-21T12:12:05Z")).to.equal(BigInt(Date.UTC(2026, 10, 21, 12, 12, 5)) * 1000n);
+    expect(rfc3339Micros("2026-11-21T14:12:05.25+02:00")).to.equal(rfc3339Micros("2026-11-21T12:12:05.250Z"));
+    expect(rfc3339Micros("2026-11-21T12:12:05.1234567Z")).to.equal(rfc3339Micros("2026-11-21T12:12:05.123456Z"));
+    expect(() => rfc3339Micros("21/11/2026", "eventDate")).to.throw(/eventDate must be an RFC 3339 date-time/);
+  });
+
+  it("knows Golem's payment platform of each chain it runs on, and none for a local chain", () => {
+    expect(defaultPaymentPlatform(137n)).to.equal("erc20-polygon-glm");
+    expect(defaultPaymentPlatform(1)).to.equal("erc20-mainnet-glm");
+    expect(defaultPaymentPlatform(17000n)).to.equal("erc20-holesky-tglm");
+    expect(defaultPaymentPlatform(31337n)).to.equal(undefined);
   });
 });

@@ -29,7 +29,7 @@ function expectOneLineError(result: RunResult, message: RegExp): void {
 }
 
 describe("dripfeed tasks as child processes (hardhat node)", function () {
-  this.timeout(240_000);
+  this.timeout(900_000);
   let node: TestNode;
   let provider: JsonRpcProvider;
   let accounts: JsonRpcSigner[];
@@ -203,6 +203,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
         file("state.json"),
         "--from",
         "1",
+        "--received-at",
+        toRfc3339(a.startedAt + 240n),
       );
       expectOk(accepted);
       expect(await provider.getBlockNumber()).to.equal(block);
@@ -225,13 +227,37 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       expect((await glm.balanceOf(address(3))) - before).to.be.greaterThan(0n);
     });
 
+    it("increase-budget locks more of the free balance (pool id without 0x)", async () => {
+      const { dripFeed } = await contracts();
+      const locked = (await dripFeed.getPool(poolId)).locked;
+      const raised = await run(
+        "increase-budget",
+        "--pool",
+        poolId.slice(2),
+        "--agreement",
+        AGREEMENT_B,
+        "--amount",
+        "1",
+      );
+      expectOk(raised);
+      expect(raised.stdout).to.match(/raised the budget of agreement b+02 by 1 GLM to 6 GLM/);
+      expect((await dripFeed.getPool(poolId)).locked - locked).to.equal(units("1"));
+    });
+
     it("terminate by the provider, then release at once; terminate by the owner", async () => {
       const { dripFeed } = await contracts();
-      expectOk(await run("terminate", "--pool", poolId, "--agreement", AGREEMENT_A, "--from", address(2)));
+      const byProvider = await run("terminate", "--pool", poolId, "--agreement", AGREEMENT_A, "--from", address(2));
+      expectOk(byProvider);
+      // Never promises a claim window that release can cut short.
+      expect(byProvider.stdout)
+        .to.match(/release may now run at once/)
+        .and.not.match(/until/);
       const released = await run("release", "--pool", poolId, "--agreement", AGREEMENT_A);
       expectOk(released);
-      expect(released.stdout).to.match(/7.5 GLM back to the pool/);
-      expectOk(await run("terminate", "--pool", poolId, "--agreement", AGREEMENT_B));
+      expect(released.stdout).to.match(/0 GLM to the provider 0x[0-9a-fA-F]{40}, 7.5 GLM back to the pool/);
+      const byOwner = await run("terminate", "--pool", poolId, "--agreement", AGREEMENT_B);
+      expectOk(byOwner);
+      expect(byOwner.stdout).to.match(/the provider can settle acceptances and claim until \d{4}-\d\d-\d\dT/);
       expect((await dripFeed.getAgreement(poolId, `0x${AGREEMENT_A}`)).status).to.equal(3n);
       expect((await dripFeed.getAgreement(poolId, `0x${AGREEMENT_B}`)).status).to.equal(2n);
     });
@@ -242,15 +268,32 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       expect(table.stdout)
         .to.match(/Released/)
         .and.match(/Terminated/)
-        .and.match(/claimable now/)
-        .and.match(/GLM/);
+        .and.match(/claimable/)
+        .and.match(/amounts in GLM/)
+        .and.match(/36 GLM\/h/)
+        .and.match(/18 GLM\/h/);
+      // The released agreement shows no claim-window end; the owner-terminated one shows its window's end.
+      const released = table.stdout.split("\n").find((line) => line.startsWith("aaaaaaaa") && /Released/.test(line));
+      expect(released).to.match(/released$/);
+      expect(table.stdout).to.match(/bbbbbbbb.*Terminated.*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+      for (const line of table.stdout.split("\n")) expect(line.length, line).to.be.at.most(120);
       expectOk(json);
       const parsed = JSON.parse(json.stdout) as {
         pool: { balance: string };
-        agreements: { status: string; paid: string }[];
+        agreements: {
+          status: string;
+          paid: string;
+          terms: { maxRate: string };
+          claimWindowEnd?: string;
+          human: { maxRate: string; streamRate: string; paid: string };
+        }[];
       };
       expect(parsed.agreements.map((a) => a.status)).to.deep.equal(["Released", "Terminated"]);
       expect(parsed.agreements[0].paid).to.equal(units("2.5").toString());
+      expect(parsed.agreements[0].claimWindowEnd).to.equal(undefined);
+      expect(parsed.agreements[0].terms.maxRate).to.equal((10n ** 34n).toString());
+      expect(parsed.agreements[0].human).to.include({ maxRate: "36 GLM/h", paid: "2.5 GLM" });
+      expect(parsed.agreements[1].human.streamRate).to.equal("18 GLM/h");
     });
   });
 
@@ -261,6 +304,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       const a = await (await contracts()).dripFeed.getAgreement(poolId, `0x${AGREEMENT_A}`);
       const early = debitNote("note-early", "act-1", "2.6", a.startedAt + 300n); // 60 s after note-1
       const unknownPool = `0x${"cd".repeat(32)}`;
+      const emptyPool = poolIdOf(address(6), "empty");
+      expectOk(await run("pool-create", "--token", "glm", "--salt", "empty", "--from", "6"));
       const cases: [string[], RegExp][] = [
         [["fund", "--pool", poolId, "--amount", "1.0000000000000000001"], /has 19 decimals, but GLM has only 18/],
         [["fund", "--pool", unknownPool, "--amount", "1"], /pool 0xcdcd.* does not exist on chain 31337/],
@@ -271,6 +316,8 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
         ],
         [["fund", "--pool", poolId, "--amount", "3", "--from", "6"], /holds 0 GLM, less than the 3 GLM to fund/],
         [["fund", "--pool", poolId], /--amount is required/],
+        [["withdraw", "--pool", emptyPool, "--amount", "all", "--from", "6"], /has nothing free to withdraw/],
+        [["status", "--pool", poolId, "--contract", address(5)], /no DripFeed contract at 0x/],
         [["withdraw", "--pool", poolId, "--amount", "1000"], /GLM free .* less than 1000 GLM/],
         [
           ["open", "--pool", poolId, "--agreement", AGREEMENT_A, "--provider", address(2), "--budget", "1"],
@@ -312,7 +359,10 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
           ["grant", "--pool", poolId, "--grantee", address(1), "--permissions", "accept,pay", "--valid-for", "1d"],
           /unknown permission "pay"/,
         ],
-        [["release", "--pool", poolId, "--agreement", AGREEMENT_B], /reverted: ClaimWindowOpen\(endsAt=\d+\)/],
+        [
+          ["release", "--pool", poolId, "--agreement", AGREEMENT_B],
+          /would revert: ClaimWindowOpen\(endsAt=\d+\).*nothing was sent/,
+        ],
         [["claim", "--pool", poolId, "--agreement", "e".repeat(64)], /agreement e+ does not exist in pool/],
         [
           ["settle", "--acceptance", file("acc-1.json")],
@@ -333,8 +383,11 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
             file("state.json"),
             "--from",
             "1",
+            "--received-at",
+            toRfc3339(a.startedAt + 300n),
           ],
-          /refused: arrived 60 s after the previous note of this activity; the debit-note interval is 120 s/,
+          // agreement A is released by now: the policy refuses every note of it before any other rule
+          /refused: agreement a+01 is released on chain; nothing can be paid on it \[rule agreement\]/,
         ],
       ];
       const senders = [0, 1, 4, 6].map((i) => address(i));
@@ -342,6 +395,20 @@ describe("dripfeed tasks as child processes (hardhat node)", function () {
       const block = await provider.getBlockNumber();
       const results = await pool(cases, 2, ([args]) => run(args[0], ...args.slice(1)));
       results.forEach((result, i) => expectOneLineError(result, cases[i][1]));
+      // A mistyped network name and a forgotten --network: one line each, with the way out.
+      const [typo, inProcess] = await pool(
+        [
+          ["--network", "polgon", "dripfeed", "status", "--pool", poolId],
+          ["dripfeed", "status", "--pool", poolId],
+        ],
+        2,
+        (args) => hardhat(args, node.rpcUrl),
+      );
+      expectOneLineError(typo, /unknown network "polgon": did you mean "polygon"\?/);
+      expectOneLineError(
+        inProcess,
+        /does not exist on chain 31337 \(this ran on Hardhat's throw-away in-process chain: add --network/,
+      );
       expect(await provider.getBlockNumber()).to.equal(block);
       expect(await Promise.all(senders.map((s) => provider.getTransactionCount(s)))).to.deep.equal(nonces);
     });
