@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 import {IDripFeed} from "../../../contracts/interfaces/IDripFeed.sol";
-import {SignedAcceptance, DebitNoteAcceptance, Terms} from "../../../contracts/types/DataTypes.sol";
+import {Terms} from "../../../contracts/types/DataTypes.sol";
 import {NoReturnToken} from "../../../contracts/test/NoReturnToken.sol";
 
 import {SpecModel} from "../model/SpecModel.sol";
@@ -17,9 +17,9 @@ interface IMulticall {
 }
 
 /// @title Handler
-/// @notice The entry points forge calls with random inputs: each turns its inputs into one action over every
-/// state-changing function of DripFeed (valid most of the time, with a deliberate fault some of the time), and the
-/// `Actions` it calls predict the outcome from the SPEC, make the call and update the mirror.
+/// @notice The entry points forge calls with random inputs. Together they cover every state-changing function of
+/// DripFeed; each turns its inputs into one call (valid most of the time, with a deliberate fault some of the
+/// time), and the `Actions` it calls predict the outcome from the SPEC, make the call and update the mirror.
 contract Handler is Actions {
     bytes32 private constant PERMIT_TYPEHASH = keccak256(
         "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
