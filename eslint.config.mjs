@@ -14,6 +14,7 @@ export default tseslint.config(
       "dist/**",
       ".tmp/**",
       "bench/.tmp/**",
+      ".forge/**",
     ],
   },
   js.configs.recommended,
@@ -33,6 +34,12 @@ export default tseslint.config(
       sourceType: "commonjs",
       globals: { module: "writable", require: "readonly", __dirname: "readonly" },
     },
+  },
+  {
+    // The solc forge runs (foundry.toml): a plain Node executable, so CommonJS with Node's globals.
+    files: ["scripts/forge-solc.js"],
+    languageOptions: { globals: { process: "readonly", Buffer: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
     // Mocha's `function () { this.timeout(...) }` and chai's property assertions (`.to.be.true`).
