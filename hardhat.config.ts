@@ -89,6 +89,9 @@ const config: HardhatUserConfig = {
   },
   mocha: {
     timeout: 120_000,
+    // \`npm test\` runs test files two at a time (hardhat test --parallel): most of the suite's wall time is spent
+    // waiting on child processes (hardhat node, the relay, CLI tasks), and each file deploys to a node of its own.
+    jobs: 2,
   },
 };
 

@@ -21,6 +21,7 @@ import { AcceptanceHasher } from "../../scripts/relay/verifier";
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
 import { signAcceptance, toAcceptanceJson } from "../../scripts/sdk/acceptance";
 import { freePort } from "../helpers/net";
+import { isolatedConfig } from "../tasks/harness";
 
 export { freePort };
 
@@ -118,9 +119,11 @@ export async function startNodeAndDeploy(logDir: string): Promise<Node> {
   const child = hardhat(["node", "--no-deploy", "--port", String(port)], {}, path.join(logDir, "node.log"));
   const provider = new JsonRpcProvider(url, 31337, { staticNetwork: true, batchStallTime: 0, cacheTimeout: -1 });
   await waitFor("hardhat node", async () => ((await provider.send("eth_chainId", [])) ? true : undefined), 60_000, 200);
+  // A deployments folder of its own (test/tasks/harness.ts): test files running side by side deploy to other nodes.
+  const isolated = isolatedConfig();
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [HARDHAT_CLI, "deploy", "--network", "localhost", "--no-compile"],
+    [HARDHAT_CLI, "--config", isolated.config, "deploy", "--network", "localhost", "--no-compile"],
     {
       cwd: ROOT,
       env: { ...process.env, LOCALHOST_RPC_URL: url, TS_NODE_TRANSPILE_ONLY: "true" },
@@ -132,7 +135,7 @@ export async function startNodeAndDeploy(logDir: string): Promise<Node> {
     match?.[1] ??
     match?.[2] ??
     (
-      JSON.parse(readFileSync(path.join(ROOT, "deployments", "localhost", "DripFeed.json"), "utf8")) as {
+      JSON.parse(readFileSync(path.join(isolated.deployments, "localhost", "DripFeed.json"), "utf8")) as {
         address: string;
       }
     ).address;
