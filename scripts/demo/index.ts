@@ -5,7 +5,7 @@
  */
 import hre from "hardhat";
 
-import { MockGLM__factory } from "../../typechain-types";
+import { MockGLM__factory } from "../../typechain-types/factories/contracts/test/MockGLM__factory";
 import { formatAmount, parseAmount } from "../sdk/amounts";
 import { DripFeedClient } from "../sdk/client";
 import { isDripFeedError } from "../sdk/errors";

@@ -1,6 +1,6 @@
 import { Interface, type Provider, ZeroAddress } from "ethers";
 
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import type { DripFeed } from "../../typechain-types";
 import { isErc1271MagicWord } from "../sdk/erc1271";
 import { DripFeedError } from "../sdk/errors";

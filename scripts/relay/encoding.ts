@@ -1,4 +1,4 @@
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import type { StoredAcceptance } from "./store";
 import { keccak, signDigestNative } from "./verifier";
 

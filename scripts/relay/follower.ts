@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import { type ChainReader, shortMessage } from "./chain";
 
 /**

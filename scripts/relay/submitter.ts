@@ -11,7 +11,7 @@ import {
 } from "ethers";
 import type { Logger } from "pino";
 
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import { isDripFeedError } from "../sdk/errors";
 import { type AgreementView, type ChainReader, shortMessage } from "./chain";
 import { encodeSettle, encodeSettleBatch, signEip1559 } from "./encoding";

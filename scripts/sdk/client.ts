@@ -7,7 +7,9 @@ import {
   ZeroAddress,
 } from "ethers";
 
-import { type DripFeed, DripFeed__factory, IERC20__factory } from "../../typechain-types";
+import type { DripFeed } from "../../typechain-types/contracts/DripFeed";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
+import { IERC20__factory } from "../../typechain-types/factories/@openzeppelin/contracts/token/ERC20/IERC20__factory";
 import type { TypedContractEvent, TypedDeferredTopicFilter, TypedEventLog } from "../../typechain-types/common";
 import type { AcceptanceDomain, SignedAcceptance } from "./acceptance";
 import { formatAmount } from "./amounts";

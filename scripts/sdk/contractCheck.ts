@@ -1,6 +1,6 @@
 import { type Provider, TypedDataEncoder, getCreateAddress, zeroPadValue } from "ethers";
 
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import { EIP712_NAME, EIP712_VERSION } from "./acceptance";
 
 /** A named check with its verdict and one line of detail (what `verify` prints). */

@@ -1,6 +1,6 @@
 import { type Provider, ZeroHash, getCreate2Address, keccak256 } from "ethers";
 
-import { DripFeed__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
 import { DripFeedError } from "./errors";
 import { requireAddress } from "./ids";
 import { toDripFeedError } from "./revert";

@@ -1,6 +1,6 @@
 import { Signature, type Signer, TypedDataEncoder } from "ethers";
 
-import { ERC20Permit__factory } from "../../typechain-types";
+import { ERC20Permit__factory } from "../../typechain-types/factories/@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit__factory";
 import { DripFeedError } from "./errors";
 
 /** The EIP-2612 `Permit` type (the one place it is written in TypeScript). */

@@ -1,6 +1,7 @@
 import { type ErrorDescription, Interface, isError, isHexString, MaxUint256 } from "ethers";
 
-import { DripFeed__factory, IERC20Errors__factory } from "../../typechain-types";
+import { DripFeed__factory } from "../../typechain-types/factories/contracts/DripFeed__factory";
+import { IERC20Errors__factory } from "../../typechain-types/factories/@openzeppelin/contracts/interfaces/draft-IERC6093.sol/IERC20Errors__factory";
 import { type DripFeedErrorCode, DripFeedError, isDripFeedError } from "./errors";
 
 /** Every custom error a DripFeed call can surface: the contract's own and the OpenZeppelin ERC-20 errors. */

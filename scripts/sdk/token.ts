@@ -1,6 +1,6 @@
 import type { ContractRunner } from "ethers";
 
-import { IERC20Metadata__factory } from "../../typechain-types";
+import { IERC20Metadata__factory } from "../../typechain-types/factories/@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata__factory";
 import type { TokenUnits } from "./amounts";
 import { toDripFeedError } from "./revert";
 
