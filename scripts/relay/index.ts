@@ -31,6 +31,13 @@ export const DEFAULT_MAX_HOLD_MS = 3_600_000;
 export const DEFAULT_SETTLE_MARGIN_MS = 600_000;
 /** How often the chain is polled for new blocks, GrantSet and AgreementTerminated. */
 export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+/** How long a settleBatch may stay unmined before it is replaced with a higher fee (twice, then given back). */
+export const DEFAULT_TX_TIMEOUT_MS = 90_000;
+/**
+ * The longest a drain may take before the process exits 1 anyway (the batch in flight waits for its receipt only
+ * DRAIN_RECEIPT_WAIT_MS; this bounds the rest, e.g. an RPC call that hangs). Everything is on disk: it resumes.
+ */
+export const DRAIN_TIMEOUT_MS = 60_000;
 
 export interface RelayOptions {
   provider: Provider;
@@ -73,6 +80,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
   const settleMarginMs = options.settleMarginMs ?? DEFAULT_SETTLE_MARGIN_MS;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const txTimeoutMs = options.txTimeoutMs ?? DEFAULT_TX_TIMEOUT_MS;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 500) {
     throw new DripFeedError("INVALID_ARGUMENT", `--batch-size must be an integer from 1 to 500, got ${batchSize}`);
   }
@@ -90,6 +98,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (!Number.isFinite(value) || value < 0) {
       throw new DripFeedError("INVALID_ARGUMENT", `${flag} must be a non-negative duration, got ${value}`);
     }
+  }
+  if (!Number.isFinite(txTimeoutMs) || txTimeoutMs < 1_000) {
+    throw new DripFeedError("INVALID_ARGUMENT", `--tx-timeout must be at least 1s, got ${txTimeoutMs} ms`);
   }
   if (options.minValue !== undefined) parseAmount(options.minValue, { decimals: 18, symbol: "" }, "--min-value");
 
@@ -153,7 +164,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   );
   const submitter = new Submitter(chain, options.signer, store, scheduler, quarantine, health, metrics, log, {
     pollMs: options.pollMs,
-    txTimeoutMs: options.txTimeoutMs,
+    txTimeoutMs,
   });
 
   // What was queued before a restart: its plans, and what the chain says now about their signers and agreements
@@ -225,6 +236,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       maxWaitMs,
       maxHoldMs,
       settleMarginMs,
+      txTimeoutMs,
       minValue: options.minValue,
       signatures: SIGNATURE_BACKEND,
       queued: counts.queued,
@@ -253,11 +265,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   };
 }
 
-/** Runs the relay until SIGTERM or SIGINT, then drains and exits 0 (1 if draining failed). */
+/** Runs the relay until SIGTERM or SIGINT, then drains and exits 0 (1 if draining failed or took too long). */
 export async function runRelayUntilSignal(options: RelayOptions): Promise<void> {
   const log = options.logger ?? pino({ name: "dripfeed-relay" });
   const relay = await startRelay({ ...options, logger: log });
-  await serveUntilSignal(relay, { log });
+  await serveUntilSignal(relay, { log, drainTimeoutMs: DRAIN_TIMEOUT_MS });
 }
 
 /** Re-reads the signers and agreements of queued acceptances (at start: nothing was followed while down). */

@@ -3,7 +3,7 @@
  *
  *   DRIPFEED_RELAY_KEY=0x... npx ts-node scripts/relay/main.ts --rpc-url https://... --contract 0x... \
  *     [--port 8787] [--db relay.sqlite] [--batch-size 50] [--max-wait 2000] [--max-hold 1h] [--settle-margin 10m] \
- *     [--min-value 5] [--poll-interval 2000]
+ *     [--min-value 5] [--poll-interval 2000] [--tx-timeout 90s]
  *
  * The submitting key comes from the environment, never the command line (it would show in `ps`).
  */
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     .option("--settle-margin <duration>", "settle this long before a deadline or acceptValidUntil", "10m")
     .option("--min-value <amount>", "settle once an agreement's unpaid accepted value reaches this (token units)")
     .option("--poll-interval <ms>", "chain polling interval", String(DEFAULT_POLL_INTERVAL_MS))
+    .option("--tx-timeout <duration>", "replace a settleBatch not mined within this (with a higher fee)", "90s")
     .parse();
   const opts = program.opts<{
     rpcUrl: string;
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     settleMargin: string;
     minValue?: string;
     pollInterval: string;
+    txTimeout: string;
   }>();
   const key = process.env.DRIPFEED_RELAY_KEY;
   if (!key) {
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     settleMarginMs: Number(parseDuration(opts.settleMargin, "settle-margin")) * 1000,
     minValue: opts.minValue,
     pollIntervalMs: Number(opts.pollInterval),
+    txTimeoutMs: Number(parseDuration(opts.txTimeout, "tx-timeout")) * 1000,
     logger,
   });
 }

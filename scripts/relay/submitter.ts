@@ -67,6 +67,14 @@ const REFUSED_ESTIMATE = /greater than the cap|exceeds (the )?(transaction )?gas
 const SWEEP_MS = 1_000;
 /** Funds are re-read this often while the submitter lacks them. */
 const UNFUNDED_RECHECK_MS = 2_000;
+/**
+ * How long a drain (SIGTERM) still polls for the receipt of the batch in flight. Past it the batch stays open on
+ * disk with its transactions and resumes on restart: a transaction that is not mined soon (fees, a stuck node)
+ * must not hold an operator's SIGTERM for the minutes its replacements can take.
+ */
+export const DRAIN_RECEIPT_WAIT_MS = 10_000;
+/** What `wait` returns when a drain stopped it: the batch is left open. */
+const LEFT_OPEN = "left open for the restart";
 
 const iface = DripFeed__factory.createInterface();
 const SETTLED_TOPIC = iface.getEvent("DebitNoteSettled").topicHash;
@@ -197,6 +205,8 @@ export class Submitter {
   private readonly pollMs: number;
   private readonly fundsCheckMs: number;
   private stopping = false;
+  /** When `stop` was called (Date.now()). */
+  private stoppedAt = 0;
   private running: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private address = "";
@@ -251,8 +261,12 @@ export class Submitter {
     this.running = this.loop();
   }
 
-  /** Stops starting batches and waits for the one in flight (its outcome is recorded before this resolves). */
+  /**
+   * Stops starting batches and waits for the one in flight: its outcome is recorded before this resolves, or, when
+   * its receipt does not come within DRAIN_RECEIPT_WAIT_MS, the batch is left open (it resumes on restart).
+   */
   async stop(): Promise<void> {
+    if (!this.stopping) this.stoppedAt = Date.now();
     this.stopping = true;
     this.wake();
     await this.running;
@@ -631,7 +645,7 @@ export class Submitter {
    * transaction that is not mined is the relay's trouble (fees, node), not the acceptances'.
    */
   private async runBatch(batch: OpenBatch, resumed: boolean): Promise<void> {
-    let receipt: TransactionReceipt | null = null;
+    let receipt: TransactionReceipt | typeof LEFT_OPEN | null = null;
     let problem = resumed ? "relay restarted before the transaction was mined" : "";
     try {
       receipt = await this.findReceipt(batch);
@@ -644,6 +658,13 @@ export class Submitter {
     } catch (error) {
       problem = shortMessage(error);
       if (!this.noteProblem(error)) this.log.warn({ batch: batch.id, err: problem }, "batch submission failed");
+    }
+    if (receipt === LEFT_OPEN) {
+      this.log.warn(
+        { batch: batch.id, txs: batch.txs.map((t) => t.txHash), items: batch.items.length },
+        `draining: no receipt within ${DRAIN_RECEIPT_WAIT_MS} ms; the batch stays open and resumes on restart`,
+      );
+      return;
     }
     if (receipt) {
       crashPoint("receipt");
@@ -685,6 +706,11 @@ export class Submitter {
       if (receipt) return receipt;
     }
     return null;
+  }
+
+  /** Whether the node knows the transaction (pending or mined); false when it cannot tell. */
+  private async isKnown(hash: string): Promise<boolean> {
+    return (await this.chain.provider.getTransaction(hash).catch(() => null)) !== null;
   }
 
   private async anyPending(batch: OpenBatch): Promise<boolean> {
@@ -750,6 +776,7 @@ export class Submitter {
       this.store.recordTx(batch.id, hash, nonce, raw);
       batch.txs.push({ txHash: hash, batchId: batch.id, nonce, raw, sentAt: Date.now() });
       crashPoint("signed");
+      let refused: string | undefined;
       try {
         // A JSON-RPC provider gets the bytes as they are: broadcastTransaction would parse them back into a
         // transaction and hash them again (in JavaScript) only to return a response object nobody reads here.
@@ -758,12 +785,23 @@ export class Submitter {
       } catch (error) {
         // "already known" or "nonce too low" can mean a copy of it is in; the receipt poll decides.
         this.metrics.rpcErrors.inc();
-        this.log.warn({ batch: batch.id, tx: hash, err: shortMessage(error) }, "broadcast failed");
+        refused = shortMessage(error);
         if (!(await this.anyPending(batch).catch(() => false)) && !(await this.findReceipt(batch).catch(() => null))) {
+          this.log.warn({ batch: batch.id, tx: hash, err: refused }, "broadcast failed");
           throw error;
         }
       }
-      this.log.info({ batch: batch.id, tx: hash, nonce, items: batch.items.length, replace }, "settleBatch sent");
+      if (refused !== undefined && replace && !(await this.isKnown(hash))) {
+        // A replacement the node refused (a fee bump too small for it; Hardhat refuses any while automining): the
+        // earlier transaction is still out, and the receipt poll goes on for it.
+        this.log.warn(
+          { batch: batch.id, tx: hash, nonce, err: refused },
+          "replacement refused by the node; still waiting for the earlier transaction",
+        );
+      } else {
+        if (refused !== undefined) this.log.warn({ batch: batch.id, tx: hash, err: refused }, "broadcast failed");
+        this.log.info({ batch: batch.id, tx: hash, nonce, items: batch.items.length, replace }, "settleBatch sent");
+      }
     } else {
       // A node-held account (eth_sendTransaction): the hash is known at broadcast, recorded right away.
       const response = await this.signer.sendTransaction(request);
@@ -783,9 +821,11 @@ export class Submitter {
 
   /**
    * Polls for a receipt of any of the batch's transactions. A transaction pending too long is replaced (same
-   * nonce, higher fee); one the node no longer knows is resent. Returns null when there is still no receipt.
+   * nonce, higher fee); one the node no longer knows is resent; MAX_REPLACEMENTS of either in all. Returns null
+   * when there is still no receipt after them, LEFT_OPEN when a drain ran out of time (nothing is sent while
+   * draining).
    */
-  private async wait(batch: OpenBatch): Promise<TransactionReceipt | null> {
+  private async wait(batch: OpenBatch): Promise<TransactionReceipt | typeof LEFT_OPEN | null> {
     let deadline = Date.now() + this.txTimeoutMs;
     let replacements = 0;
     let errors = 0;
@@ -798,7 +838,12 @@ export class Submitter {
       } catch (error) {
         if (++errors >= this.maxAttempts) throw error;
       }
-      if (Date.now() > deadline) {
+      if (this.stopping && Date.now() - this.stoppedAt >= DRAIN_RECEIPT_WAIT_MS) return LEFT_OPEN;
+      if (Date.now() > deadline && !this.stopping) {
+        // Bounded: a rebroadcast the node keeps refusing (say, its fee fell below the base fee) must not hold the
+        // batch, and every batch behind it, forever.
+        if (replacements >= MAX_REPLACEMENTS) return null;
+        replacements++;
         const pending = await this.anyPending(batch);
         const last = batch.txs[batch.txs.length - 1];
         if (!pending && last?.raw) {
@@ -808,16 +853,17 @@ export class Submitter {
           );
           if (latest > last.nonce) return null;
           this.log.warn({ batch: batch.id, tx: last.txHash }, "transaction dropped; rebroadcasting");
-          await this.chain.provider.broadcastTransaction(last.raw).catch(() => undefined);
-        } else if (replacements < MAX_REPLACEMENTS) {
-          replacements++;
+          await this.chain.provider
+            .broadcastTransaction(last.raw)
+            .catch((error: unknown) =>
+              this.log.warn({ batch: batch.id, tx: last.txHash, err: shortMessage(error) }, "rebroadcast refused"),
+            );
+        } else {
           this.log.warn(
             { batch: batch.id, tx: last?.txHash },
             "transaction not mined in time; replacing with a higher fee",
           );
           await this.send(batch, true);
-        } else {
-          return null;
         }
         deadline = Date.now() + this.txTimeoutMs;
       }

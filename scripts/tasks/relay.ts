@@ -31,6 +31,7 @@ interface RelayArgs {
   settleMargin: string;
   minValue?: string;
   pollInterval: number;
+  txTimeout: string;
   host: string;
   contract?: string;
 }
@@ -96,6 +97,7 @@ dripfeed
     DEFAULT_POLL_INTERVAL_MS,
     types.int,
   )
+  .addOptionalParam("txTimeout", "replace a settleBatch not mined within this (with a higher fee), e.g. 90s", "90s")
   .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
   .setAction(async (args: RelayArgs, hre) => {
     const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
@@ -136,6 +138,7 @@ dripfeed
         settleMarginMs: Number(parseDuration(args.settleMargin, "settle-margin")) * 1000,
         minValue: args.minValue,
         pollIntervalMs: args.pollInterval,
+        txTimeoutMs: Number(parseDuration(args.txTimeout, "tx-timeout")) * 1000,
         logger,
       });
     } catch (error) {

@@ -161,6 +161,8 @@ export interface RelayStartOptions {
   minValue?: string;
   /** --poll-interval in ms (200 unless given, so chain events are seen quickly). */
   pollInterval?: number;
+  /** --tx-timeout, e.g. "2s" (the relay's 90s unless given). */
+  txTimeout?: string;
   /** The submitting key (DRIPFEED_RELAY_KEY); Hardhat account 0 unless given. */
   key?: string;
   /** The JSON-RPC URL the relay uses (default: the node's; e.g. a proxy that can be cut). */
@@ -226,6 +228,7 @@ function scheduleArgs(options: RelayStartOptions): string[] {
   if (options.maxWait !== undefined) args.push("--max-wait", String(options.maxWait));
   if (options.settleMargin !== undefined) args.push("--settle-margin", options.settleMargin);
   if (options.minValue !== undefined) args.push("--min-value", options.minValue);
+  if (options.txTimeout !== undefined) args.push("--tx-timeout", options.txTimeout);
   return args;
 }
 
