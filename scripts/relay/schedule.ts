@@ -92,6 +92,30 @@ function byTotalDesc(a: StoredAcceptance, b: StoredAcceptance): number {
   return a.receivedChainAt - b.receivedChainAt;
 }
 
+/**
+ * Puts an acceptance into an agreement's list, kept in `byTotalDesc` order, unless it is there already. A binary
+ * search and one splice: a relay holding a day of notes keeps hundreds per agreement, and sorting them (or scanning
+ * them for the id) on every arrival made ingestion several times slower.
+ */
+function insertSorted(items: StoredAcceptance[], item: StoredAcceptance): boolean {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (byTotalDesc(items[mid], item) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  // The same acceptance has the same total: look among the neighbours with that total.
+  for (let i = low - 1; i >= 0 && items[i].totalAccepted === item.totalAccepted; i--) {
+    if (items[i].id === item.id) return false;
+  }
+  for (let i = low; i < items.length && items[i].totalAccepted === item.totalAccepted; i++) {
+    if (items[i].id === item.id) return false;
+  }
+  items.splice(low, 0, item);
+  return true;
+}
+
 /** A binary min-heap of (at, key, version): due times, with stale entries skipped when they surface. */
 class DueHeap {
   private readonly entries: { at: number; key: string; version: number }[] = [];
@@ -161,14 +185,9 @@ export class Scheduler {
     const changed = new Set<AgreementPlan>();
     for (const item of items) {
       const plan = this.planFor(item.poolId, item.agreementId);
-      if (plan.items.some((i) => i.id === item.id)) continue;
-      plan.items.push(item);
-      changed.add(plan);
+      if (insertSorted(plan.items, item)) changed.add(plan);
     }
-    for (const plan of changed) {
-      plan.items.sort(byTotalDesc);
-      this.reschedule(plan, now);
-    }
+    for (const plan of changed) this.reschedule(plan, now);
   }
 
   /** Replaces an agreement's queued acceptances (after a batch closed or items were resolved) and frees it. */
@@ -402,9 +421,10 @@ export class Scheduler {
 
   private computeDue(plan: AgreementPlan, now: number): Due | undefined {
     if (plan.items.length === 0) return undefined;
-    const viable = plan.items.filter((item) => this.viable(item, now));
-    const best = viable[0];
-    if (!best) return { at: now, reason: "expired" };
+    // The best is the first viable item (highest total); the rest are looked at only for the back-off below.
+    const bestIndex = plan.items.findIndex((item) => this.viable(item, now));
+    if (bestIndex === -1) return { at: now, reason: "expired" };
+    const best = plan.items[bestIndex];
     let oldest = Infinity;
     for (const item of plan.items) oldest = Math.min(oldest, item.receivedChainAt);
     let due: Due = { at: oldest + this.options.maxHoldMs, reason: "max-hold" };
@@ -425,9 +445,13 @@ export class Scheduler {
       }
       consider(crossed, "min-value");
     }
-    // Retried acceptances wait out their back-off (a lower one that is not waiting may go first).
+    // Retried acceptances wait out their back-off (a lower one that is not waiting may go first): the plan is ready
+    // once any viable item is; the scan stops at the first one ready by the due time (usually the best itself).
     let readyAt = Infinity;
-    for (const item of viable) readyAt = Math.min(readyAt, item.notBefore);
+    for (let i = bestIndex; i < plan.items.length && readyAt > due.at; i++) {
+      const item = plan.items[i];
+      if (this.viable(item, now)) readyAt = Math.min(readyAt, item.notBefore);
+    }
     if (readyAt > due.at) due = { at: readyAt, reason: due.reason };
     return due;
   }
