@@ -119,6 +119,19 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     for (const field of fields) out[field] = parseBytes32(params[field], field);
     return out;
   };
+  /** The agreement named in a URL; on a malformed id, the 400 is sent and the result is undefined. */
+  const agreementIds = (
+    params: { poolId: string; agreementId: string },
+    reply: FastifyReply,
+  ): { poolId: string; agreementId: string } | undefined => {
+    try {
+      return ids(params, ["poolId", "agreementId"]);
+    } catch (error) {
+      if (!isDripFeedError(error)) throw error;
+      sendError(reply, error.code, error.message, error.field);
+      return undefined;
+    }
+  };
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, return503OnClosing: true });
 
   // Every body is read as text and parsed here, so any content type works (curl -d) and bad JSON gets our error.
@@ -191,14 +204,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.get<{ Params: { poolId: string; agreementId: string } }>(
     "/v1/agreements/:poolId/:agreementId",
     async (request, reply) => {
-      let poolId: string;
-      let agreementId: string;
-      try {
-        ({ poolId, agreementId } = ids(request.params, ["poolId", "agreementId"]));
-      } catch (error) {
-        if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
-        throw error;
-      }
+      const parsed = agreementIds(request.params, reply);
+      if (!parsed) return reply;
+      const { poolId, agreementId } = parsed;
       try {
         const [agreement, claimable] = await Promise.all([
           chain.freshAgreement(poolId, agreementId),
@@ -250,14 +258,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.post<{ Params: { poolId: string; agreementId: string } }>(
     "/v1/agreements/:poolId/:agreementId/settle",
     async (request, reply) => {
-      let poolId: string;
-      let agreementId: string;
-      try {
-        ({ poolId, agreementId } = ids(request.params, ["poolId", "agreementId"]));
-      } catch (error) {
-        if (isDripFeedError(error)) return sendError(reply, error.code, error.message, error.field);
-        throw error;
-      }
+      const parsed = agreementIds(request.params, reply);
+      if (!parsed) return reply;
+      const { poolId, agreementId } = parsed;
       const due = scheduler.request(poolId, agreementId, chain.nowMs());
       if (!due) {
         return sendError(
