@@ -157,6 +157,15 @@ describe("relay: HTTP API", function () {
       expect(missing.status).to.equal(404);
       const bad = await getJson<{ error: { code: string } }>(`${relay.url}/v1/acceptances/nope`);
       expect(bad.status).to.equal(400);
+      // A malformed agreement id: 400 naming the field, for the view and for a settle request alike.
+      const badView = await getJson<{ error: { code: string; field: string } }>(
+        `${relay.url}/v1/agreements/${fx.poolId}/nope`,
+      );
+      expect(badView.status).to.equal(400);
+      expect(badView.body.error).to.include({ code: "INVALID_FIELD", field: "agreementId" });
+      const badSettle = await fetch(`${relay.url}/v1/agreements/zz/${a.id}/settle`, { method: "POST" });
+      expect(badSettle.status).to.equal(400);
+      expect(((await badSettle.json()) as { error: { field: string } }).error.field).to.equal("poolId");
     });
   });
 
