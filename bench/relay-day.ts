@@ -18,7 +18,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { type Interface } from "ethers";
+import { type Interface, type Log } from "ethers";
 
 import { DripFeed__factory } from "../typechain-types";
 import {
@@ -44,6 +44,8 @@ const INTERVAL = 120;
 const NOTE = 1_000_000_000_000_000n; // 0.001 GLM per note
 const TARGET_RATE = 1_500;
 const TARGETS: Record<string, number> = { "1h": 24, "24h": 2 };
+/** Blocks per eth_getLogs call when reading the settlements back (a --max-hold 0 day is ~1,500 blocks). */
+const LOG_CHUNK_BLOCKS = 100;
 
 const iface: Interface = DripFeed__factory.createInterface();
 const SETTLED = iface.getEvent("DebitNoteSettled")!.topicHash;
@@ -86,11 +88,30 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
   }
 }
 
+/**
+ * The pool's DebitNoteSettled events, read a range of blocks at a time: a day settled at once is 144,000 events,
+ * and one eth_getLogs over all of them never answered within the node's timeout.
+ */
+async function settledLogs(node: Node, poolId: string, fromBlock: number): Promise<Log[]> {
+  const latest = await node.provider.getBlockNumber();
+  const logs: Log[] = [];
+  for (let from = fromBlock; from <= latest; from += LOG_CHUNK_BLOCKS) {
+    const toBlock = Math.min(latest, from + LOG_CHUNK_BLOCKS - 1);
+    logs.push(
+      ...(await node.provider.getLogs({ address: node.dripFeed, topics: [SETTLED, poolId], fromBlock: from, toBlock })),
+    );
+  }
+  return logs;
+}
+
 function duration(text: string): string {
   return text === "0" ? "`--max-hold 0`" : `\`--max-hold ${text}\`${text === "1h" ? " (default)" : ""}`;
 }
 
-async function runDay(node: Awaited<ReturnType<typeof startNodeAndDeploy>>, hold: string, index: number, dir: string) {
+type Node = Awaited<ReturnType<typeof startNodeAndDeploy>>;
+
+async function runDay(node: Node, hold: string, index: number, dir: string) {
+  const firstBlock = (await node.provider.getBlockNumber()) + 1;
   const fx: Fixture = await setupPool(node, AGREEMENTS, 5 + index);
   // A supervisor's grant lasts longer than the day (a 24 h grant would pull every agreement forward at its end).
   const start = (await node.provider.getBlock("latest"))!.timestamp;
@@ -163,7 +184,7 @@ async function runDay(node: Awaited<ReturnType<typeof startNodeAndDeploy>>, hold
   const gas = await metric(relay.url, "dripfeed_relay_gas_used_total");
   const batches = await metric(relay.url, "dripfeed_relay_batches_total", 'result="mined"');
   const failed = await metric(relay.url, "dripfeed_relay_acceptances_failed_total");
-  const logs = await node.provider.getLogs({ address: node.dripFeed, topics: [SETTLED, fx.poolId], fromBlock: 0 });
+  const logs = await settledLogs(node, fx.poolId, firstBlock);
   const settlements = new Map<string, { at: number; total: bigint }[]>();
   const times = new Map<number, number>();
   for (const log of logs) {

@@ -53,6 +53,8 @@ export type Pick =
 export class AgreementPlan {
   /** Queued acceptances, highest total first. */
   items: StoredAcceptance[] = [];
+  /** The earliest `receivedChainAt` among `items`, kept as they change (a held day is hundreds of items). */
+  oldestReceived = Infinity;
   /** An acceptance of this agreement is in a batch in flight (one at a time per agreement). */
   inFlight = false;
   /** Chain time (ms) the relay learnt the agreement was terminated. */
@@ -185,7 +187,10 @@ export class Scheduler {
     const changed = new Set<AgreementPlan>();
     for (const item of items) {
       const plan = this.planFor(item.poolId, item.agreementId);
-      if (insertSorted(plan.items, item)) changed.add(plan);
+      if (insertSorted(plan.items, item)) {
+        plan.oldestReceived = Math.min(plan.oldestReceived, item.receivedChainAt);
+        changed.add(plan);
+      }
     }
     for (const plan of changed) this.reschedule(plan, now);
   }
@@ -194,6 +199,8 @@ export class Scheduler {
   reload(poolId: string, agreementId: string, items: StoredAcceptance[], now: number): void {
     const plan = this.planFor(poolId, agreementId);
     plan.items = [...items].sort(byTotalDesc);
+    plan.oldestReceived = Infinity;
+    for (const item of plan.items) plan.oldestReceived = Math.min(plan.oldestReceived, item.receivedChainAt);
     plan.inFlight = false;
     if (plan.items.length === 0) {
       // Nothing left to settle: a later acceptance starts a new hold (and a new request is needed).
@@ -425,9 +432,8 @@ export class Scheduler {
     const bestIndex = plan.items.findIndex((item) => this.viable(item, now));
     if (bestIndex === -1) return { at: now, reason: "expired" };
     const best = plan.items[bestIndex];
-    let oldest = Infinity;
-    for (const item of plan.items) oldest = Math.min(oldest, item.receivedChainAt);
-    let due: Due = { at: oldest + this.options.maxHoldMs, reason: "max-hold" };
+    // Computed on every arrival: nothing here may walk all of an agreement's items (a held day is hundreds).
+    let due: Due = { at: plan.oldestReceived + this.options.maxHoldMs, reason: "max-hold" };
     const consider = (at: number, reason: DueReason) => {
       if (at < due.at) due = { at, reason };
     };
@@ -439,9 +445,11 @@ export class Scheduler {
     const minValue = this.options.minValue?.(plan.poolId);
     if (minValue !== undefined) {
       // When the first acceptance that brought the unpaid value to the threshold arrived.
+      // Items are highest first, so those past the threshold are a prefix of the list.
       let crossed = Infinity;
       for (const item of plan.items) {
-        if (item.totalAccepted - plan.onChainAccepted >= minValue) crossed = Math.min(crossed, item.receivedChainAt);
+        if (item.totalAccepted - plan.onChainAccepted < minValue) break;
+        crossed = Math.min(crossed, item.receivedChainAt);
       }
       consider(crossed, "min-value");
     }

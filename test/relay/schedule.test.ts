@@ -81,6 +81,27 @@ describe("relay: settlement schedule", function () {
       expect(s.pick(pick.plans[0], T0 + HOUR).item?.totalAccepted).to.equal(20n);
     });
 
+    it("counts the hold from the oldest acceptance still queued: an earlier low one arriving late, and after a reload", function () {
+      const s = scheduler();
+      const a = agreement();
+      const late = acceptance(a, 30n, T0 + 600_000);
+      s.add([late], T0 + 600_000);
+      expect(s.dueOf(POOL, a)?.at).to.equal(T0 + 600_000 + HOUR);
+      // A lower total received earlier (a relay forwarding what it held) pulls the hold back to its arrival.
+      const early = acceptance(a, 10n, T0 + 60_000);
+      s.add([early], T0 + 600_000);
+      expect(s.dueOf(POOL, a)).to.deep.equal({ at: T0 + 60_000 + HOUR, reason: "max-hold" });
+      // A batch settled the early one only: the hold now counts from the late one.
+      s.take([s.plan(POOL, a)!]);
+      s.reload(POOL, a, [late], T0 + 700_000);
+      expect(s.dueOf(POOL, a)).to.deep.equal({ at: T0 + 600_000 + HOUR, reason: "max-hold" });
+      // Everything settled: the next acceptance starts a new hold.
+      s.take([s.plan(POOL, a)!]);
+      s.reload(POOL, a, [], T0 + 800_000);
+      s.add([acceptance(a, 40n, T0 + 900_000)], T0 + 900_000);
+      expect(s.dueOf(POOL, a)?.at).to.equal(T0 + 900_000 + HOUR);
+    });
+
     it("settles before the deadline of the acceptance it would send, by the margin", function () {
       const s = scheduler();
       const a = agreement();
@@ -122,6 +143,11 @@ describe("relay: settlement schedule", function () {
       // Counted from what the chain already holds.
       s.setOnChainAccepted(POOL, a, 60n, T0 + 120_000);
       expect(s.dueOf(POOL, a)?.reason).to.equal("max-hold");
+      // Due from the first arrival that crossed the threshold, not the last one above it.
+      s.add([acceptance(a, 200n, T0 + 240_000)], T0 + 240_000);
+      expect(s.dueOf(POOL, a)).to.deep.equal({ at: T0 + 240_000, reason: "min-value" });
+      s.add([acceptance(a, 170n, T0 + 180_000)], T0 + 240_000);
+      expect(s.dueOf(POOL, a)).to.deep.equal({ at: T0 + 180_000, reason: "min-value" });
     });
   });
 
