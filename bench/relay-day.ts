@@ -89,6 +89,22 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
 }
 
 /**
+ * A read of the results, tried again when the connection to the node drops: a --max-hold 0 day ended once with
+ * "socket hang up" from Hardhat's node after 14 minutes of run, in the middle of reading the results back.
+ */
+async function reading<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      const text = String((error as { code?: string }).code ?? "") + String(error);
+      if (attempt >= 5 || !/ECONNRESET|socket hang up|ECONNREFUSED/.test(text)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+/**
  * The pool's DebitNoteSettled events, read a range of blocks at a time: a day settled at once is 144,000 events,
  * and one eth_getLogs over all of them never answered within the node's timeout.
  */
@@ -98,7 +114,9 @@ async function settledLogs(node: Node, poolId: string, fromBlock: number): Promi
   for (let from = fromBlock; from <= latest; from += LOG_CHUNK_BLOCKS) {
     const toBlock = Math.min(latest, from + LOG_CHUNK_BLOCKS - 1);
     logs.push(
-      ...(await node.provider.getLogs({ address: node.dripFeed, topics: [SETTLED, poolId], fromBlock: from, toBlock })),
+      ...(await reading(() =>
+        node.provider.getLogs({ address: node.dripFeed, topics: [SETTLED, poolId], fromBlock: from, toBlock }),
+      )),
     );
   }
   return logs;
@@ -189,7 +207,7 @@ async function runDay(node: Node, hold: string, index: number, dir: string) {
   const times = new Map<number, number>();
   for (const log of logs) {
     if (!times.has(log.blockNumber))
-      times.set(log.blockNumber, (await node.provider.getBlock(log.blockNumber))!.timestamp);
+      times.set(log.blockNumber, (await reading(() => node.provider.getBlock(log.blockNumber)))!.timestamp);
     const total = BigInt(`0x${log.data.slice(2, 66)}`);
     const list = settlements.get(log.topics[2]) ?? [];
     list.push({ at: times.get(log.blockNumber)!, total });
@@ -204,7 +222,7 @@ async function runDay(node: Node, hold: string, index: number, dir: string) {
       longestWait = Math.max(longestWait, covering ? covering.at - note.at : Infinity);
     }
     const highest = posted[i][posted[i].length - 1].total;
-    if ((await fx.token.balanceOf(a.provider)) === highest) paidExactly++;
+    if ((await reading(() => fx.token.balanceOf(a.provider))) === highest) paidExactly++;
   }
   await kill(relay.process, "SIGTERM");
   const agreementDays = (AGREEMENTS * HOURS) / 24;
