@@ -16,11 +16,12 @@ import { isDripFeedError } from "../sdk/errors";
 import { type AgreementView, type ChainReader, shortMessage } from "./chain";
 import { encodeSettle, encodeSettleBatch, signEip1559 } from "./encoding";
 import { crashPoint } from "./faults";
+import { type Fees, feesFor, feesOfRaw } from "./fees";
 import { type Health, type ProblemCode, relayProblemOf } from "./health";
 import type { RelayMetrics } from "./metrics";
 import type { Culprit, Quarantine } from "./quarantine";
 import { type AgreementPlan, type Scheduler, agreementKey } from "./schedule";
-import type { BatchClose, ItemOutcome, OpenBatch, RelayStore, RetryPolicy, StoredAcceptance } from "./store";
+import type { BatchClose, BatchTx, ItemOutcome, OpenBatch, RelayStore, RetryPolicy, StoredAcceptance } from "./store";
 import { keccak } from "./verifier";
 
 /**
@@ -732,13 +733,13 @@ export class Submitter {
         ? last.nonce
         : await this.chain.rpc("read the nonce", () => provider.getTransactionCount(this.address, "pending"));
     const known = this.gasLimits.get(batch.id);
-    const [gasLimit, fees] = await Promise.all([
+    const [gasLimit, suggested] = await Promise.all([
       known ?? this.estimateOrThrow(batch.items).then((estimate) => this.gasLimitFor(estimate)),
       this.chain.rpc("read fees", () => provider.getFeeData()),
     ]);
     this.gasLimits.set(batch.id, gasLimit);
-    const bump = replace ? 13n ** BigInt(batch.txs.length) : 1n;
-    const scale = replace ? 10n ** BigInt(batch.txs.length) : 1n;
+    const previous = replace && last ? await this.feesOf(last) : undefined;
+    const fees = feesFor(suggested, replace ? batch.txs.length : 0, previous);
     const request: TransactionRequest = {
       to: this.chain.address,
       data,
@@ -746,13 +747,13 @@ export class Submitter {
       chainId: this.chain.chainId,
       gasLimit,
     };
-    if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
+    if (fees?.type === 2) {
       request.type = 2;
-      request.maxFeePerGas = (fees.maxFeePerGas * bump) / scale;
-      request.maxPriorityFeePerGas = (fees.maxPriorityFeePerGas * bump) / scale;
-    } else if (fees.gasPrice !== null) {
+      request.maxFeePerGas = fees.maxFeePerGas;
+      request.maxPriorityFeePerGas = fees.maxPriorityFeePerGas;
+    } else if (fees?.type === 0) {
       request.type = 0;
-      request.gasPrice = (fees.gasPrice * bump) / scale;
+      request.gasPrice = fees.gasPrice;
     }
 
     if (this.signer instanceof BaseWallet) {
@@ -811,6 +812,18 @@ export class Submitter {
     }
     this.health.clear("NONCE", `transactions from ${this.address} go through again`);
     crashPoint("broadcast");
+  }
+
+  /** The fees a recorded transaction was sent with: from its signed bytes, else as the node reports it. */
+  private async feesOf(tx: BatchTx): Promise<Fees | undefined> {
+    if (tx.raw !== null) return feesOfRaw(tx.raw);
+    const sent = await this.chain
+      .rpc("read the transaction to replace", () => this.chain.provider.getTransaction(tx.txHash))
+      .catch(() => null);
+    if (sent?.maxFeePerGas != null && sent.maxPriorityFeePerGas != null) {
+      return { type: 2, maxFeePerGas: sent.maxFeePerGas, maxPriorityFeePerGas: sent.maxPriorityFeePerGas };
+    }
+    return sent?.gasPrice != null ? { type: 0, gasPrice: sent.gasPrice } : undefined;
   }
 
   private async estimateOrThrow(items: StoredAcceptance[]): Promise<bigint> {
