@@ -185,6 +185,26 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 `;
 
+/**
+ * Acceptances per status, kept in the transactions that change them: a status change by a trigger, inserts by the
+ * group commit (one update per commit rather than a trigger per row, on the ingestion path). /healthz and /metrics
+ * read five rows instead of counting a table that grows by every debit note (a year of 200 agreements at 120 s notes
+ * is 50 million rows; a full count took 22 ms per 144,000). A file written before this table existed gets it,
+ * filled by one count, when it is opened.
+ */
+const STATUS_COUNTS = `
+CREATE TABLE status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO status_counts (status, n) VALUES ('queued', 0), ('submitted', 0), ('settled', 0), ('superseded', 0), ('failed', 0);
+UPDATE status_counts SET n = (SELECT count(*) FROM acceptances WHERE acceptances.status = status_counts.status);
+CREATE TRIGGER acceptances_count_update AFTER UPDATE OF status ON acceptances WHEN old.status <> new.status BEGIN
+  UPDATE status_counts SET n = n - 1 WHERE status = old.status;
+  UPDATE status_counts SET n = n + 1 WHERE status = new.status;
+END;
+CREATE TRIGGER acceptances_count_delete AFTER DELETE ON acceptances BEGIN
+  UPDATE status_counts SET n = n - 1 WHERE status = old.status;
+END;
+`;
+
 /** Columns added after the first release: a database written by an older relay gets them on open. */
 const ADDED_COLUMNS: [string, string][] = [
   ["received_chain_at", "INTEGER"],
@@ -291,6 +311,8 @@ export class RelayStore {
     for (const [name, type] of ADDED_COLUMNS) {
       if (!columns.has(name)) this.db.exec(`ALTER TABLE acceptances ADD COLUMN ${name} ${type}`);
     }
+    const counted = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_counts'");
+    if (counted.get() === undefined) this.db.transaction(() => this.db.exec(STATUS_COUNTS))();
     const full = (options.synchronous ?? "FULL") === "FULL";
     if (!full) this.db.pragma("synchronous = NORMAL");
     else if (this.db.pragma("journal_mode", { simple: true }) === "wal") {
@@ -388,7 +410,8 @@ export class RelayStore {
       supersedeOne: db.prepare(
         "UPDATE acceptances SET status = 'superseded', superseded_by = ?, reason = ?, updated_at = ? WHERE id = ?",
       ),
-      countByStatus: db.prepare("SELECT status, count(*) AS n FROM acceptances GROUP BY status"),
+      countByStatus: db.prepare("SELECT status, n FROM status_counts"),
+      countQueued: db.prepare("UPDATE status_counts SET n = n + ? WHERE status = 'queued'"),
       forAgreement: db.prepare(
         `SELECT * FROM acceptances WHERE pool_id = ? AND agreement_id = ? ORDER BY received_at DESC, id LIMIT ?`,
       ),
@@ -506,8 +529,9 @@ export class RelayStore {
     this.waiters = [];
     try {
       this.db.transaction(() => {
+        let inserted = 0;
         for (const { item, receivedAt, receivedChainAt } of entries) {
-          this.stmts.insert.run({
+          inserted += this.stmts.insert.run({
             id: item.id,
             poolId: item.poolId,
             agreementId: item.agreementId,
@@ -519,8 +543,9 @@ export class RelayStore {
             receivedAt,
             receivedChainAt,
             contractSigner: item.contractSigner ? 1 : 0,
-          });
+          }).changes;
         }
+        if (inserted > 0) this.stmts.countQueued.run(inserted);
       })();
     } catch (error) {
       this.buffer.clear();
@@ -841,6 +866,7 @@ export class RelayStore {
 
   // ---------------------------------------------------------------- reads
 
+  /** Acceptances per status (from the counts SQLite keeps; what waits for the next group commit counts as queued). */
   countByStatus(): Record<AcceptanceStatus, number> {
     const counts: Record<AcceptanceStatus, number> = { queued: 0, submitted: 0, settled: 0, superseded: 0, failed: 0 };
     for (const row of this.stmts.countByStatus.all() as { status: AcceptanceStatus; n: number }[])

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 
+import Database from "better-sqlite3";
 import { expect } from "chai";
 import { hexlify, randomBytes } from "ethers";
 
@@ -126,6 +127,74 @@ describe("relay: store group commit", function () {
       expect(store.revive(own.id)).to.include({ status: "queued", attempts: 0, reason: null });
       expect(store.revive(innocent.id)).to.equal(undefined);
       store.close();
+    });
+  });
+
+  describe("counting acceptances by status (for /healthz and /metrics)", function () {
+    /** What a full count of the table says, read with the store closed (it holds the file's lock while open). */
+    function countedAfresh(file: string): Record<string, number> {
+      const db = new Database(file, { readonly: true });
+      const rows = db.prepare("SELECT status, count(*) AS n FROM acceptances GROUP BY status").all() as {
+        status: string;
+        n: number;
+      }[];
+      db.close();
+      const counts: Record<string, number> = { queued: 0, submitted: 0, settled: 0, superseded: 0, failed: 0 };
+      for (const row of rows) counts[row.status] = row.n;
+      return counts;
+    }
+
+    it("follows every change of status exactly, across a reopen and on a file written before the counts existed", async function () {
+      const file = path.join(dir, "counts.sqlite");
+      let store = new RelayStore(file);
+      const agreement = hexlify(randomBytes(32));
+      const items = [10n, 20n, 30n, 40n, 50n].map((t) => item(agreement, t));
+      await Promise.all(items.map((it) => store.enqueue(it, 0)));
+      // A duplicate insert is ignored, and counted once.
+      await store.enqueue(items[0], 0);
+      expect(store.countByStatus()).to.deep.equal({ queued: 5, submitted: 0, settled: 0, superseded: 0, failed: 0 });
+      const retry = { maxAttempts: 1, notBefore: () => 0 };
+      // 30 settles (10 and 20 set aside), 50 fails for good, 40 is requeued; then 50 is posted again.
+      const batch = store.createBatch(
+        [items[2], items[3], items[4]].map((it) => store.get(it.id)!),
+        1,
+      );
+      expect(store.countByStatus()).to.include({ queued: 2, submitted: 3 });
+      store.closeBatch(
+        batch,
+        new Map([
+          [items[2].id, { kind: "settled", txHash: "0xaa", paid: 30n }],
+          [items[3].id, { kind: "requeue", reason: "the relay has no gas" }],
+          [items[4].id, { kind: "retry", reason: "its token fails" }],
+        ]),
+        "mined",
+        1n,
+        retry,
+      );
+      expect(store.countByStatus()).to.deep.equal({ queued: 1, submitted: 0, settled: 1, superseded: 2, failed: 1 });
+      store.revive(items[4].id);
+      const expected = { queued: 2, submitted: 0, settled: 1, superseded: 2, failed: 0 };
+      expect(store.countByStatus()).to.deep.equal(expected);
+      store.close();
+      expect(countedAfresh(file)).to.deep.equal(expected);
+
+      // Reopened: the same counts.
+      store = new RelayStore(file);
+      expect(store.countByStatus()).to.deep.equal(expected);
+      store.close();
+
+      // A file from a relay before the counts: they are made on open from a full count, then kept.
+      const old = new Database(file);
+      old.exec(
+        "DROP TRIGGER acceptances_count_update; DROP TRIGGER acceptances_count_delete; DROP TABLE status_counts;",
+      );
+      old.close();
+      store = new RelayStore(file);
+      expect(store.countByStatus()).to.deep.equal(expected);
+      await store.enqueue(item(agreement, 60n), 0);
+      expect(store.countByStatus()).to.deep.equal({ ...expected, queued: 3 });
+      store.close();
+      expect(countedAfresh(file)).to.deep.equal({ ...expected, queued: 3 });
     });
   });
 
