@@ -61,6 +61,8 @@ export interface RelayOptions {
   /** Receipt poll interval and the wait before replacing an unmined transaction (ms). */
   pollMs?: number;
   txTimeoutMs?: number;
+  /** Forget finished acceptances this long after they arrived (ms); 0 or undefined: keep them all. */
+  retainMs?: number;
   logger?: Logger;
 }
 
@@ -81,6 +83,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const settleMarginMs = options.settleMarginMs ?? DEFAULT_SETTLE_MARGIN_MS;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const txTimeoutMs = options.txTimeoutMs ?? DEFAULT_TX_TIMEOUT_MS;
+  const retainMs = options.retainMs ?? 0;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 500) {
     throw new DripFeedError("INVALID_ARGUMENT", `--batch-size must be an integer from 1 to 500, got ${batchSize}`);
   }
@@ -94,6 +97,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     ["--max-hold", maxHoldMs],
     ["--settle-margin", settleMarginMs],
     ["--poll-interval", pollIntervalMs],
+    ["--retain", retainMs],
   ] as const) {
     if (!Number.isFinite(value) || value < 0) {
       throw new DripFeedError("INVALID_ARGUMENT", `${flag} must be a non-negative duration, got ${value}`);
@@ -237,6 +241,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       maxHoldMs,
       settleMarginMs,
       txTimeoutMs,
+      retainMs,
       minValue: options.minValue,
       signatures: SIGNATURE_BACKEND,
       queued: counts.queued,
@@ -245,6 +250,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     },
     "relay listening",
   );
+
+  const retention = retainMs > 0 ? startRetention(store, retainMs, log) : undefined;
 
   let closing: Promise<void> | undefined;
   return {
@@ -256,12 +263,57 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         draining = true;
         log.info("draining: finishing requests and the batch in flight");
         await app.close();
+        retention?.stop();
         store.flush();
         await submitter.stop();
         await follower.stop();
         store.close();
         log.info("relay stopped");
       })()),
+  };
+}
+
+/** How often finished acceptances past --retain are looked for (at most; a tenth of --retain when shorter). */
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+/**
+ * Forgets finished acceptances `retainMs` after they arrived: at start, then every hour (or a tenth of `retainMs`).
+ * A backlog is deleted a chunk per event-loop turn, so HTTP requests keep being answered meanwhile.
+ */
+function startRetention(store: RelayStore, retainMs: number, log: Logger): { stop(): void } {
+  let stopped = false;
+  let pruning = false;
+  const sweep = (): void => {
+    if (stopped || pruning) return;
+    pruning = true;
+    const before = Date.now() - retainMs;
+    let deleted = 0;
+    const step = (): void => {
+      try {
+        const n = stopped ? 0 : store.prune(before);
+        deleted += n;
+        if (n > 0) {
+          setImmediate(step);
+          return;
+        }
+      } catch (error) {
+        log.warn({ err: (error as Error).message }, "could not forget finished acceptances; trying again later");
+      }
+      pruning = false;
+      if (deleted > 0) {
+        log.info({ deleted, before: new Date(before).toISOString() }, "forgot finished acceptances past --retain");
+      }
+    };
+    step();
+  };
+  sweep();
+  const timer = setInterval(sweep, Math.max(1_000, Math.min(RETENTION_INTERVAL_MS, retainMs / 10)));
+  timer.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  *
  *   DRIPFEED_RELAY_KEY=0x... npx ts-node scripts/relay/main.ts --rpc-url https://... --contract 0x... \
  *     [--port 8787] [--db relay.sqlite] [--batch-size 50] [--max-wait 2000] [--max-hold 1h] [--settle-margin 10m] \
- *     [--min-value 5] [--poll-interval 2000] [--tx-timeout 90s]
+ *     [--min-value 5] [--poll-interval 2000] [--tx-timeout 90s] [--retain 30d]
  *
  * The submitting key comes from the environment, never the command line (it would show in `ps`).
  */
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     .option("--min-value <amount>", "settle once an agreement's unpaid accepted value reaches this (token units)")
     .option("--poll-interval <ms>", "chain polling interval", String(DEFAULT_POLL_INTERVAL_MS))
     .option("--tx-timeout <duration>", "replace a settleBatch not mined within this (with a higher fee)", "90s")
+    .option("--retain <duration>", "forget finished acceptances this long after they arrived (0: keep all)", "0")
     .parse();
   const opts = program.opts<{
     rpcUrl: string;
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     minValue?: string;
     pollInterval: string;
     txTimeout: string;
+    retain: string;
   }>();
   const key = process.env.DRIPFEED_RELAY_KEY;
   if (!key) {
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
     minValue: opts.minValue,
     pollIntervalMs: Number(opts.pollInterval),
     txTimeoutMs: Number(parseDuration(opts.txTimeout, "tx-timeout")) * 1000,
+    retainMs: Number(parseDuration(opts.retain, "retain")) * 1000,
     logger,
   });
 }

@@ -412,6 +412,14 @@ export class RelayStore {
       ),
       countByStatus: db.prepare("SELECT status, n FROM status_counts"),
       countQueued: db.prepare("UPDATE status_counts SET n = n + ? WHERE status = 'queued'"),
+      // Finished acceptances received before a time, a chunk at a time (through the (status, received_at) index).
+      pruneAcceptances: db.prepare(
+        `DELETE FROM acceptances WHERE rowid IN (SELECT rowid FROM acceptances
+           WHERE status IN ('settled', 'superseded', 'failed') AND received_at < ? LIMIT ?)`,
+      ),
+      pruneBatchTxs: db.prepare(
+        "DELETE FROM batch_txs WHERE batch_id IN (SELECT id FROM batches WHERE status = 'closed' AND closed_at < ?)",
+      ),
       forAgreement: db.prepare(
         `SELECT * FROM acceptances WHERE pool_id = ? AND agreement_id = ? ORDER BY received_at DESC, id LIMIT ?`,
       ),
@@ -882,6 +890,21 @@ export class RelayStore {
   gasTotals(): { batches: number; gas: bigint } {
     const row = this.stmts.gasUsed.get() as { n: number; gas: number | bigint };
     return { batches: row.n, gas: BigInt(row.gas) };
+  }
+
+  /**
+   * Forgets finished acceptances (settled, superseded, failed) received before `before` (ms), and the signed
+   * transactions of batches closed before it; queued and submitted ones are never touched, whatever their age.
+   * Deletes at most `limit` acceptances per call (each call one short transaction), so a caller spreads a large
+   * backlog over several turns of the event loop; returns how many it deleted. The chain's acceptedTotal still
+   * refuses a stale total re-posted after its row is gone, and a failed one posted again is verified afresh.
+   */
+  prune(before: number, limit = 2_000): number {
+    return this.db.transaction(() => {
+      const deleted = this.stmts.pruneAcceptances.run(before, limit).changes;
+      this.stmts.pruneBatchTxs.run(before);
+      return deleted;
+    })();
   }
 
   close(): void {

@@ -32,6 +32,7 @@ interface RelayArgs {
   minValue?: string;
   pollInterval: number;
   txTimeout: string;
+  retain: string;
   host: string;
   contract?: string;
 }
@@ -98,6 +99,11 @@ dripfeed
     types.int,
   )
   .addOptionalParam("txTimeout", "replace a settleBatch not mined within this (with a higher fee), e.g. 90s", "90s")
+  .addOptionalParam(
+    "retain",
+    "forget finished (settled, superseded, failed) acceptances this long after they arrived, e.g. 30d (0: keep all)",
+    "0",
+  )
   .addOptionalParam("contract", "DripFeed address (default: the hardhat-deploy deployment of this network)")
   .setAction(async (args: RelayArgs, hre) => {
     const logger = pino({ name: "dripfeed-relay", level: process.env.LOG_LEVEL ?? "info" });
@@ -139,6 +145,7 @@ dripfeed
         minValue: args.minValue,
         pollIntervalMs: args.pollInterval,
         txTimeoutMs: Number(parseDuration(args.txTimeout, "tx-timeout")) * 1000,
+        retainMs: Number(parseDuration(args.retain, "retain")) * 1000,
         logger,
       });
     } catch (error) {

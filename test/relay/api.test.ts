@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 
 import { expect } from "chai";
 import { Wallet, ZeroAddress, hexlify, randomBytes } from "ethers";
 
+import { RelayStore } from "../../scripts/relay/store";
 import type { SignedAcceptanceJson } from "../../scripts/sdk/acceptance";
 import { MockERC1271Wallet__factory } from "../../typechain-types";
 import {
@@ -399,6 +401,49 @@ describe("relay: HTTP API", function () {
       expect(response.status).to.equal(202);
       const code = await kill(relay.process, "SIGTERM");
       expect(code).to.equal(0);
+    });
+  });
+
+  describe("with --retain", function () {
+    it("forgets finished acceptances older than the window when it starts, and keeps every other one", async function () {
+      // The stopped relay's file, with one acceptance settled 40 days ago written into it.
+      const db = path.join(dir, "relay.sqlite");
+      const store = new RelayStore(db);
+      const old = {
+        id: hexlify(randomBytes(32)),
+        poolId: fx.poolId,
+        agreementId: fx.agreements[9].id,
+        debitNoteId: hexlify(randomBytes(32)),
+        totalAccepted: 1n,
+        deadline: 1_900_000_000,
+        signer: fx.owner.address,
+        signature: hexlify(randomBytes(65)),
+        contractSigner: false,
+      };
+      const fortyDaysAgo = Date.now() - 40 * 86_400_000;
+      await store.enqueue(old, 0, fortyDaysAgo);
+      const batch = store.createBatch([store.get(old.id)!], 1, fortyDaysAgo);
+      const retry = { maxAttempts: 5, notBefore: () => 0 };
+      const outcome = { kind: "settled" as const, txHash: hexlify(randomBytes(32)), paid: 1n };
+      store.closeBatch(batch, new Map([[old.id, outcome]]), "mined", 1n, retry, fortyDaysAgo);
+      const before = store.countByStatus();
+      store.close();
+
+      relay = await startRelay(node, { db, retain: "30d", logFile: path.join(dir, "relay-retain.log") });
+      expect((await getJson(`${relay.url}/v1/acceptances/${old.id}`)).status, "forgotten").to.equal(404);
+      expect(await metric('dripfeed_relay_acceptances{status="settled"}')).to.equal(before.settled - 1);
+      expect(await metric('dripfeed_relay_acceptances{status="superseded"}')).to.equal(before.superseded);
+      expect(await metric('dripfeed_relay_acceptances{status="queued"}')).to.equal(before.queued);
+      expect(readFileSync(path.join(dir, "relay-retain.log"), "utf8")).to.match(/forgot finished acceptances/);
+      // What it settled in this run is still there to look up.
+      const last = fx.agreements[fx.agreements.length - 1];
+      const paidBefore = await fx.token.balanceOf(last.provider);
+      const response = await post(relay.url, await signJson(fx, fx.owner, last.id, 50_000n));
+      expect(response.status).to.equal(202);
+      const settled = (await waitSettled(relay.url, [response.body.id!])).get(response.body.id!)!;
+      expect(settled.status).to.equal("settled");
+      expect(await fx.token.balanceOf(last.provider)).to.equal(50_000n);
+      expect(BigInt(settled.paid!)).to.equal(50_000n - paidBefore);
     });
   });
 });

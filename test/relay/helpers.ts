@@ -163,6 +163,8 @@ export interface RelayStartOptions {
   pollInterval?: number;
   /** --tx-timeout, e.g. "2s" (the relay's 90s unless given). */
   txTimeout?: string;
+  /** --retain, e.g. "30d" (the relay keeps everything unless given). */
+  retain?: string;
   /** The submitting key (DRIPFEED_RELAY_KEY); Hardhat account 0 unless given. */
   key?: string;
   /** The JSON-RPC URL the relay uses (default: the node's; e.g. a proxy that can be cut). */
@@ -229,6 +231,7 @@ function scheduleArgs(options: RelayStartOptions): string[] {
   if (options.settleMargin !== undefined) args.push("--settle-margin", options.settleMargin);
   if (options.minValue !== undefined) args.push("--min-value", options.minValue);
   if (options.txTimeout !== undefined) args.push("--tx-timeout", options.txTimeout);
+  if (options.retain !== undefined) args.push("--retain", options.retain);
   return args;
 }
 

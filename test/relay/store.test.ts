@@ -198,6 +198,70 @@ describe("relay: store group commit", function () {
     });
   });
 
+  describe("forgetting finished acceptances (--retain)", function () {
+    it("deletes settled, superseded and failed ones received before the cutoff, a chunk at a time, never queued or submitted ones", async function () {
+      const file = path.join(dir, "retain.sqlite");
+      const store = new RelayStore(file);
+      const DAY = 86_400_000;
+      const now = Date.now();
+      const retry = { maxAttempts: 1, notBefore: () => 0 };
+      const agreement = hexlify(randomBytes(32));
+      // 40 days ago: 10 and 20 (superseded by 30), 30 (settled), 35 (failed), 45 (in a batch in flight), 50 (queued).
+      const old = [10n, 20n, 30n, 35n, 45n, 50n].map((t) => item(agreement, t));
+      await Promise.all(old.map((it) => store.enqueue(it, 0, now - 40 * DAY)));
+      const [low, mid, settled, failed, inFlight, waiting] = old;
+      const closed = store.createBatch(
+        [settled, failed].map((it) => store.get(it.id)!),
+        1,
+        now - 40 * DAY,
+      );
+      store.recordTx(closed, "0xaa", 0, "0x01", now - 40 * DAY);
+      store.closeBatch(
+        closed,
+        new Map([
+          [settled.id, { kind: "settled", txHash: "0xaa", paid: 30n }],
+          [failed.id, { kind: "retry", reason: "its token fails" }],
+        ]),
+        "mined",
+        1n,
+        retry,
+        now - 40 * DAY,
+      );
+      const open = store.createBatch([store.get(inFlight.id)!], 1, now - 40 * DAY);
+      store.recordTx(open, "0xbb", 1, "0x02", now - 40 * DAY);
+      // Yesterday: a settled one of another agreement, inside the window.
+      const recent = item(hexlify(randomBytes(32)), 5n);
+      await store.enqueue(recent, 0, now - DAY);
+      const recentBatch = store.createBatch([store.get(recent.id)!], 1, now - DAY);
+      store.closeBatch(
+        recentBatch,
+        new Map([[recent.id, { kind: "settled", txHash: "0xcc", paid: 5n }]]),
+        "mined",
+        1n,
+        retry,
+        now - DAY,
+      );
+      expect(store.countByStatus()).to.deep.equal({ queued: 1, submitted: 1, settled: 2, superseded: 2, failed: 1 });
+
+      // Keep 30 days, two rows per call: 4 old finished ones go in two calls, then nothing is left to delete.
+      const cutoff = now - 30 * DAY;
+      expect(store.prune(cutoff, 2)).to.equal(2);
+      expect(store.prune(cutoff, 2)).to.equal(2);
+      expect(store.prune(cutoff, 2)).to.equal(0);
+      for (const gone of [low, mid, settled, failed]) expect(store.get(gone.id), "forgotten").to.equal(undefined);
+      expect(store.get(inFlight.id)?.status).to.equal("submitted");
+      expect(store.get(waiting.id)?.status).to.equal("queued");
+      expect(store.get(recent.id)?.status).to.equal("settled");
+      expect(store.countByStatus()).to.deep.equal({ queued: 1, submitted: 1, settled: 1, superseded: 0, failed: 0 });
+      // The batch in flight keeps its signed transaction (a restart rebroadcasts or finds it).
+      expect(store.openBatches().map((b) => b.txs.map((t) => t.txHash))).to.deep.equal([["0xbb"]]);
+      store.close();
+      const db = new Database(file, { readonly: true });
+      expect(db.prepare("SELECT tx_hash FROM batch_txs ORDER BY tx_hash").all()).to.deep.equal([{ tx_hash: "0xbb" }]);
+      db.close();
+    });
+  });
+
   describe("when another store holds the file", function () {
     it("refuses to open it (STORE_LOCKED), and opens once the holder closed it", function () {
       const file = path.join(dir, "locked.sqlite");
