@@ -10,6 +10,7 @@ import { Health } from "./health";
 import { buildHttp } from "./http";
 import { RelayMetrics } from "./metrics";
 import { Quarantine } from "./quarantine";
+import { startRetention } from "./retention";
 import { Scheduler } from "./schedule";
 import { RelayStore } from "./store";
 import { Submitter } from "./submitter";
@@ -270,50 +271,6 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         store.close();
         log.info("relay stopped");
       })()),
-  };
-}
-
-/** How often finished acceptances past --retain are looked for (at most; a tenth of --retain when shorter). */
-const RETENTION_INTERVAL_MS = 3_600_000;
-
-/**
- * Forgets finished acceptances `retainMs` after they arrived: at start, then every hour (or a tenth of `retainMs`).
- * A backlog is deleted a chunk per event-loop turn, so HTTP requests keep being answered meanwhile.
- */
-function startRetention(store: RelayStore, retainMs: number, log: Logger): { stop(): void } {
-  let stopped = false;
-  let pruning = false;
-  const sweep = (): void => {
-    if (stopped || pruning) return;
-    pruning = true;
-    const before = Date.now() - retainMs;
-    let deleted = 0;
-    const step = (): void => {
-      try {
-        const n = stopped ? 0 : store.prune(before);
-        deleted += n;
-        if (n > 0) {
-          setImmediate(step);
-          return;
-        }
-      } catch (error) {
-        log.warn({ err: (error as Error).message }, "could not forget finished acceptances; trying again later");
-      }
-      pruning = false;
-      if (deleted > 0) {
-        log.info({ deleted, before: new Date(before).toISOString() }, "forgot finished acceptances past --retain");
-      }
-    };
-    step();
-  };
-  sweep();
-  const timer = setInterval(sweep, Math.max(1_000, Math.min(RETENTION_INTERVAL_MS, retainMs / 10)));
-  timer.unref();
-  return {
-    stop: () => {
-      stopped = true;
-      clearInterval(timer);
-    },
   };
 }
 
