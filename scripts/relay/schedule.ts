@@ -455,8 +455,8 @@ export class Scheduler {
     }
     // Retried acceptances wait out their back-off (a lower one that is not waiting may go first): the plan is ready
     // once any viable item is; the scan stops at the first one ready by the due time (usually the best itself).
-    let readyAt = Infinity;
-    for (let i = bestIndex; i < plan.items.length && readyAt > due.at; i++) {
+    let readyAt = best.notBefore;
+    for (let i = bestIndex + 1; i < plan.items.length && readyAt > due.at; i++) {
       const item = plan.items[i];
       if (this.viable(item, now)) readyAt = Math.min(readyAt, item.notBefore);
     }

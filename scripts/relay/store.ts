@@ -893,16 +893,17 @@ export class RelayStore {
   }
 
   /**
-   * Forgets finished acceptances (settled, superseded, failed) received before `before` (ms), and the signed
-   * transactions of batches closed before it; queued and submitted ones are never touched, whatever their age.
-   * Deletes at most `limit` acceptances per call (each call one short transaction), so a caller spreads a large
-   * backlog over several turns of the event loop; returns how many it deleted. The chain's acceptedTotal still
-   * refuses a stale total re-posted after its row is gone, and a failed one posted again is verified afresh.
+   * Forgets finished acceptances (settled, superseded, failed) received before `before` (ms); queued and submitted
+   * ones are never touched, whatever their age. Deletes at most `limit` per call (each call one short transaction),
+   * so a caller spreads a large backlog over several turns of the event loop; returns how many it deleted. The call
+   * that finds fewer than `limit` left also forgets the signed transactions of batches closed before `before` (once
+   * per backlog: that statement scans the batches). The chain's acceptedTotal still refuses a stale total re-posted
+   * after its row is gone, and a failed one posted again is verified afresh.
    */
   prune(before: number, limit = 2_000): number {
     return this.db.transaction(() => {
       const deleted = this.stmts.pruneAcceptances.run(before, limit).changes;
-      this.stmts.pruneBatchTxs.run(before);
+      if (deleted < limit) this.stmts.pruneBatchTxs.run(before);
       return deleted;
     })();
   }
